@@ -1,0 +1,48 @@
+"""The product's error hierarchy: one base error that carries its HTTP status.
+
+Messages say what was received and what to do about it, so the CLI and the API can show them as they are.
+"""
+
+from __future__ import annotations
+
+
+class RekomendasiError(Exception):
+    """Base error of the product.
+
+    Attributes:
+        status_code: HTTP status the API answers with when this error reaches it.
+    """
+
+    status_code: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DataContractError(RekomendasiError):
+    """A data directory breaks the data contract at file level; nothing was loaded or written."""
+
+    status_code = 422
+
+
+class QuarantineThresholdError(DataContractError):
+    """Too large a share of one or more tables failed row-level checks."""
+
+
+class ConfigError(RekomendasiError):
+    """A configuration file or setting is invalid."""
+
+    status_code = 500
+
+
+class EmployeeNotFound(RekomendasiError):
+    """The requested employee is not in the snapshot."""
+
+    status_code = 404
+
+
+class ModelNotReady(RekomendasiError):
+    """No champion model or no snapshot exists yet."""
+
+    status_code = 503

@@ -1,0 +1,48 @@
+"""One Settings object for paths and options, read from the environment (prefix ``REKOMENDASI_``).
+
+Build it with :func:`get_settings`; importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Paths and options of every job. Each field can be set as ``REKOMENDASI_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="REKOMENDASI_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path("."), description="Project root; relative paths below resolve from here.")
+    data_dir: Path = Field(default=Path("data/demo"), description="Data directory (data-contract.md).")
+    max_quarantine_share: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="Largest share of a table's rows that may be quarantined."
+    )
+    features_dir: Path = Field(default=Path("features"), description="Reviewed feature specs (YAML).")
+    training_dir: Path = Field(default=Path("training"), description="Job configs (train.yaml, ...).")
+    mlflow_uri: str = Field(
+        default="sqlite:///mlflow/mlflow.db", description="MLflow tracking URI; a server URL works too."
+    )
+    state_db_url: str = Field(
+        default="sqlite:///var/state.db", description="Service state (API keys, feedback, audit log)."
+    )
+    text_model_path: str | None = Field(
+        default=None,
+        description="sentence-transformers model directory; default: the bundled all-MiniLM-L6-v2.",
+    )
+    demo_employees: int = Field(default=2000, gt=0, description="Size of the demo world `make run` builds.")
+    demo_seed: int = Field(default=42, description="Seed of the demo world.")
+
+    def resolve(self, path: Path) -> Path:
+        """Return ``path`` resolved against :attr:`home` when it is relative."""
+        return path if path.is_absolute() else (self.home / path)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

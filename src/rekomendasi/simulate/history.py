@@ -1,0 +1,232 @@
+"""Training history: an imperfect assignment policy and outcomes that depend on the true fit.
+
+The policy mixes mandatory programmes, popularity, supervisors' noisy view of gaps (blind to whether a
+course's level suits the person) and chance. Outcomes follow :mod:`dynamics`, so completed courses that
+fit raise true levels, and later evidence moves with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rekomendasi.contract.enums import JENIS_JABATAN
+from rekomendasi.simulate import dynamics
+from rekomendasi.simulate.config import SimConfig
+from rekomendasi.simulate.people import People
+from rekomendasi.simulate.world import World
+
+_DURATION_DAYS = {
+    "klasikal": (5, 20), "e_learning": (7, 60), "blended": (20, 60), "coaching": (30, 90), "mentoring": (30, 120),
+    "magang": (20, 60), "seminar": (1, 2), "workshop": (2, 5), "belajar_mandiri": (14, 90),
+    "detasering": (30, 90), "benchmarking": (3, 10),
+}
+_MANDATORY_FOR_JENIS = {"pengawas": "new_pengawas", "administrator": "new_administrator",
+                        "jpt_pratama": "new_jpt_pratama", "jpt_madya": "new_jpt_madya"}
+
+
+@dataclass(frozen=True)
+class History:
+    """The simulated training history and the level trajectories it produced.
+
+    Attributes:
+        training: contract columns of ``training_history`` plus emp and entry (row indices).
+        gains: realised level gains: emp, comp, date (effective from), gain.
+        start_levels: level matrix at 1 January of each history year (unclipped).
+        final_levels: true levels at the as-of date, clipped to [1, 5].
+        completed: [employee, entry] True where the entry was completed by the as-of date.
+    """
+
+    training: pd.DataFrame
+    gains: pd.DataFrame
+    start_levels: dict[int, np.ndarray]
+    final_levels: np.ndarray
+    completed: np.ndarray
+
+
+def jenis_eligibility(world: World) -> np.ndarray:
+    """[jenis index (JENIS_JABATAN order), entry] True where the entry admits that position type."""
+    out = np.ones((len(JENIS_JABATAN), len(world.catalog)), dtype=bool)
+    for t, value in enumerate(world.catalog["eligible_jenis_jabatan"]):
+        if isinstance(value, str) and value:
+            allowed = {v.strip() for v in value.split(";")}
+            out[:, t] = [j in allowed for j in JENIS_JABATAN]
+    return out
+
+
+def simulate_history(config: SimConfig, world: World, people: People) -> History:
+    """Run the assignment policy year by year and apply each outcome to the true levels."""
+    rng = config.rng("history")
+    frame = people.frame
+    n, n_comp = people.level0.shape
+    catalog = world.catalog
+    n_entries = len(catalog)
+    as_of = pd.Timestamp(config.as_of)
+    required = world.required[frame["pos_idx"].to_numpy()]
+    jenis_idx = frame["position_id"].map(dict(zip(world.positions["position_id"], world.positions["jenis_jabatan"], strict=True))).map({j: i for i, j in enumerate(JENIS_JABATAN)}).to_numpy()
+    eligible_jenis = jenis_eligibility(world)[jenis_idx]
+    mandatory = catalog["mandatory_for"].notna().to_numpy()
+    province_ok = _province_mask(catalog, frame, rng)
+    popularity = np.log(catalog["popularity"].to_numpy())
+    ability = frame["ability"].to_numpy()
+    entry_dates = frame["entry_date"].to_numpy()
+    perception_error = rng.normal(0.0, 0.6, (n, n_comp)).astype(np.float32)
+    in_standard = required > 0
+
+    completed = np.zeros((n, n_entries), dtype=bool)
+    levels = people.level0.astype(np.float64).copy()
+    start_levels: dict[int, np.ndarray] = {}
+    enrolments: list[pd.DataFrame] = []
+    gain_rows: list[pd.DataFrame] = []
+    mandatory_events = _mandatory_events(config, world, people, rng)
+    before_window = mandatory_events[mandatory_events["enrolled_on"] < pd.Timestamp(config.start)]
+    enrolments.append(_outcomes(before_window, world, levels, required, ability, rng, as_of, apply=False)[0])
+    _mark_completed(completed, enrolments[-1])
+
+    for year in config.history_years:
+        start_levels[year] = levels.copy()
+        year_start, year_end = pd.Timestamp(year, 1, 1), min(pd.Timestamp(year, 12, 31), as_of)
+        # Regular trainings chosen by the imperfect policy.
+        perceived_gap = np.maximum(required - levels + perception_error, 0.0)
+        score = np.full((n, n_entries), -np.inf, dtype=np.float32)
+        available = (
+            eligible_jenis & province_ok & ~completed & ~mandatory[None, :]
+            & _catalog_open(catalog, year, config)[None, :]
+            & (entry_dates <= year_end.to_datetime64())[:, None]
+        )
+        relevance = np.zeros((n, n_entries), dtype=np.float32)
+        for k in range(world.targets.shape[1]):
+            comp = world.targets[:, k]
+            valid = comp >= 0
+            safe = np.where(valid, comp, 0)
+            relevance += np.where(valid[None, :], perceived_gap[:, safe] + 0.8 * in_standard[:, safe], 0.0)
+        gumbel = rng.gumbel(0.0, 1.0, (n, n_entries)).astype(np.float32)
+        score[available] = (0.8 * popularity[None, :] + 0.7 * relevance + gumbel)[available]
+        lam = np.where(frame["status"].to_numpy() == "pppk", 0.8, 1.3)
+        count = np.minimum(rng.poisson(lam), 4)
+        top = np.argsort(-score, axis=1, kind="stable")[:, :4]
+        rank = np.arange(4)[None, :]
+        chosen = (rank < count[:, None]) & np.isfinite(np.take_along_axis(score, top, axis=1))
+        emp_idx = np.repeat(np.arange(n)[:, None], 4, axis=1)[chosen]
+        entry_idx = top[chosen]
+        launch = catalog["launched_on"].to_numpy()[entry_idx]
+        earliest = np.maximum(np.maximum(year_start.to_datetime64(), launch), entry_dates[emp_idx])
+        span = np.maximum((year_end.to_datetime64() - earliest).astype("timedelta64[D]").astype(int), 0)
+        enrolled = earliest + (rng.random(len(emp_idx)) * (span + 1)).astype("timedelta64[D]")
+        regular = pd.DataFrame({"emp": emp_idx, "entry": entry_idx, "enrolled_on": enrolled})
+        in_year = mandatory_events[(mandatory_events["enrolled_on"] >= year_start) & (mandatory_events["enrolled_on"] <= year_end)]
+        events = pd.concat([in_year, regular], ignore_index=True)
+        done, gains = _outcomes(events, world, levels, required, ability, rng, as_of, apply=True)
+        enrolments.append(done)
+        _mark_completed(completed, done)
+        gain_rows.append(gains)
+        # Levels at the start of next year: drift plus gains effective this year.
+        levels += dynamics.YEARLY_DRIFT * in_standard
+        if len(gains):
+            np.add.at(levels, (gains["emp"].to_numpy(), gains["comp"].to_numpy()), gains["gain"].to_numpy())
+
+    training = pd.concat(enrolments, ignore_index=True)
+    training = training.sort_values(["emp", "enrolled_on", "entry"], kind="stable").reset_index(drop=True)
+    training = training.drop_duplicates(["emp", "entry", "enrolled_on"])
+    gains = pd.concat(gain_rows, ignore_index=True) if gain_rows else pd.DataFrame(columns=["emp", "comp", "date", "gain"])
+    # Drift is applied per whole year above; the as-of day closes the last year.
+    return History(training=training, gains=gains, start_levels=start_levels,
+                   final_levels=np.clip(levels, 1.0, 5.0).astype(np.float32), completed=completed)
+
+
+def _province_mask(catalog: pd.DataFrame, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Classroom courses held in one province admit that province's staff and a few travellers."""
+    held = catalog["province"].to_numpy()
+    local = frame["province"].to_numpy()[:, None] == held[None, :]
+    travel = rng.random((len(frame), len(catalog))) < 0.15
+    return pd.isna(held)[None, :] | local | travel
+
+
+def _catalog_open(catalog: pd.DataFrame, year: int, config: SimConfig) -> np.ndarray:
+    """Entries that took enrolments in ``year``: retired ones closed before the last year."""
+    launched = catalog["launched_on"].dt.year.to_numpy() <= year
+    retired_open = catalog["active"].to_numpy() | (year < config.as_of.year)
+    return launched & retired_open
+
+
+def _mandatory_events(config: SimConfig, world: World, people: People, rng: np.random.Generator) -> pd.DataFrame:
+    """Latsar after entry for PNS; PKP/PKA/PKN after taking a structural post. Some are not yet done."""
+    frame = people.frame
+    catalog = world.catalog
+    entry_of = {cond: int(np.flatnonzero(catalog["mandatory_for"].to_numpy() == cond)[0]) for cond in
+                ("cpns", "new_pengawas", "new_administrator", "new_jpt_pratama", "new_jpt_madya")}
+    pns = frame["status"].to_numpy() == "pns"
+    latsar_on = frame["entry_date"] + pd.to_timedelta(rng.integers(90, 420, len(frame)), unit="D")
+    rows = [pd.DataFrame({"emp": np.flatnonzero(pns), "entry": entry_of["cpns"], "enrolled_on": latsar_on[pns].to_numpy()})]
+    for jenis, cond in _MANDATORY_FOR_JENIS.items():
+        holders = np.flatnonzero(frame["jenis"].to_numpy() == jenis)
+        start = frame["position_since"].to_numpy()[holders] + (rng.integers(30, 540, len(holders))).astype("timedelta64[D]")
+        rows.append(pd.DataFrame({"emp": holders, "entry": entry_of[cond], "enrolled_on": start}))
+    events = pd.concat(rows, ignore_index=True)
+    events["enrolled_on"] = pd.to_datetime(events["enrolled_on"]).dt.normalize()
+    return events[events["enrolled_on"] <= pd.Timestamp(config.as_of)].reset_index(drop=True)
+
+
+def _outcomes(
+    events: pd.DataFrame,
+    world: World,
+    levels: np.ndarray,
+    required: np.ndarray,
+    ability: np.ndarray,
+    rng: np.random.Generator,
+    as_of: pd.Timestamp,
+    *,
+    apply: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Completion, score, satisfaction and realised gains of each enrolment."""
+    catalog = world.catalog
+    m = len(events)
+    emp = events["emp"].to_numpy(dtype=np.int64)
+    entry = events["entry"].to_numpy(dtype=np.int64)
+    comp = world.targets[entry]
+    valid = comp >= 0
+    safe = np.where(valid, comp, 0)
+    level = levels[emp[:, None], safe]
+    target = world.target_levels[entry].astype(np.float64)
+    effect = catalog["effect"].to_numpy()[entry]
+    gain = dynamics.expected_gain(level, target, valid, effect)
+    match = np.where(valid, dynamics.level_match(level, target), 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    p_complete = dynamics.completion_probability(match, ability[emp])
+    completes = rng.random(m) < p_complete
+    score = np.clip(60 + 14 * match + 10 * ability[emp] + 5 * (np.where(valid, level - target + 1, 0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)) + rng.normal(0, 7, m), 0, 100)
+    fails = ~completes & (rng.random(m) < 0.4)
+    lo, hi = zip(*(_DURATION_DAYS[mod] for mod in catalog["modality"].to_numpy()[entry]), strict=True) if m else ((), ())
+    duration = (np.array(lo) + rng.random(m) * (np.array(hi) - np.array(lo) + 1)).astype(int) if m else np.zeros(0, int)
+    jp = catalog["jp"].to_numpy()[entry]
+    duration = np.where(catalog["mandatory_for"].notna().to_numpy()[entry], np.maximum(duration, jp // 6), duration)
+    enrolled_on = pd.to_datetime(events["enrolled_on"]).to_numpy()
+    end = enrolled_on + duration.astype("timedelta64[D]")
+    ongoing = end > as_of.to_datetime64()
+    status = np.where(ongoing, "enrolled", np.where(completes, "completed", np.where(fails, "failed", "dropped")))
+    satisfaction = np.clip(np.round(2.6 + 1.8 * match + rng.normal(0, 0.7, m)), 1, 5).astype(int)
+    realised = gain * rng.lognormal(0.0, 0.25, (m, 1)) * np.where(status == "completed", 1.0, np.where(status == "failed", 0.3, 0.0))[:, None]
+    finished = status != "enrolled"
+    frame = pd.DataFrame({
+        "emp": emp,
+        "entry": entry,
+        "enrolled_on": enrolled_on,
+        "completed_on": np.where(status == "completed", end, np.datetime64("NaT")),
+        "status": status,
+        "score": np.where(finished & (status != "dropped"), np.round(score, 1), np.nan),
+        "satisfaction": np.where(finished & (rng.random(m) < 0.8), satisfaction, -1),
+        "jp_earned": np.where((status == "completed") & (rng.random(m) < 0.7), jp.astype(float), np.nan),
+    })
+    gains = pd.DataFrame()
+    if apply:
+        k_emp = np.repeat(emp[:, None], comp.shape[1], axis=1)
+        effective = np.repeat(end[:, None], comp.shape[1], axis=1)
+        keep = valid & (realised > 0) & np.repeat(finished[:, None], comp.shape[1], axis=1)
+        gains = pd.DataFrame({"emp": k_emp[keep], "comp": comp[keep], "date": effective[keep], "gain": realised[keep]})
+    return frame, gains
+
+
+def _mark_completed(completed: np.ndarray, frame: pd.DataFrame) -> None:
+    done = frame[frame["status"] == "completed"]
+    completed[done["emp"].to_numpy(dtype=np.int64), done["entry"].to_numpy(dtype=np.int64)] = True

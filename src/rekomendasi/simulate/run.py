@@ -1,0 +1,142 @@
+"""Run the simulator end to end and write the data directory and ``truth/``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rekomendasi.contract.schemas import TABLES_BY_NAME
+from rekomendasi.contract.writing import write_chunks, write_table
+from rekomendasi.simulate.config import SimConfig
+from rekomendasi.simulate.evidence import LevelModel, generate_evidence
+from rekomendasi.simulate.history import simulate_history
+from rekomendasi.simulate.people import build_people
+from rekomendasi.simulate.truth import TRUTH_README, benefit_chunks, true_levels
+from rekomendasi.simulate.world import build_world
+
+# Sort keys give every table a stable row order, so files are byte-identical for a seed and
+# truth/text_competency row numbers point at the right rows.
+_ORDER = {
+    "assessments": ["nip", "assessed_on", "method", "competency_id"],
+    "skp": ["nip", "period"],
+    "behaviour": ["nip", "period", "core_value"],
+    "indicators": ["nip", "period", "indicator_id"],
+    "daily_reports": ["nip", "date"],
+    "feedback": ["nip", "given_on"],
+    "public_feedback": ["unit_id", "period", "element"],
+    "training_history": ["nip", "enrolled_on", "training_id"],
+    "jp_log": ["nip", "date"],
+}
+_TEXT_COLUMNS = {"behaviour": "feedback", "indicators": "description", "daily_reports": "activity", "feedback": "text"}
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationSummary:
+    """What was written: rows per table and seconds per stage."""
+
+    out_dir: Path
+    rows: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def simulate(config: SimConfig, out_dir: Path | str, progress: Callable[[str], None] | None = None) -> SimulationSummary:
+    """Simulate a world for ``config`` and write it to ``out_dir`` (created; existing tables replaced).
+
+    Args:
+        config: size, seed, as-of date, history length and file format.
+        out_dir: the data directory to write.
+        progress: called with a stage name as each stage starts.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in list(out.glob("*.csv")) + list(out.glob("*.parquet")):
+        if stale.stem in TABLES_BY_NAME:
+            stale.unlink()
+    seconds: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        if seconds or name != "world":
+            seconds[list(seconds)[-1] if seconds else "start"] = round(now - clock, 2)
+        seconds[name] = 0.0
+        clock = now
+        if progress is not None:
+            progress(name)
+
+    stage("world")
+    world = build_world(config)
+    stage("people")
+    people = build_people(config, world)
+    stage("training history")
+    history = simulate_history(config, world, people)
+    stage("evidence")
+    levels = LevelModel(config, world, people, history)
+    evidence = generate_evidence(config, world, people, history, levels)
+    final_levels = levels.dense(pd.Timestamp(config.as_of) + pd.Timedelta(days=1))
+
+    stage("writing tables")
+    ext = f".{config.fmt}"
+    frame = people.frame
+    nip = frame["nip"].to_numpy()
+    catalog = world.catalog
+    tables: dict[str, pd.DataFrame] = {
+        "competencies": world.competencies,
+        "positions": world.positions,
+        "position_standards": world.standards,
+        "employees": frame,
+        "catalog": catalog,
+        "catalog_competencies": world.catalog_competencies,
+        "assessments": evidence.assessments,
+        "skp": evidence.skp,
+        "behaviour": evidence.behaviour,
+        "indicators": evidence.indicators,
+        "daily_reports": evidence.daily_reports,
+        "feedback": evidence.feedback,
+        "public_feedback": evidence.public_feedback,
+        "jp_log": evidence.jp_log,
+    }
+    training = history.training.copy()
+    training["nip"] = nip[training["emp"].to_numpy(dtype=np.int64)]
+    training["training_id"] = catalog["training_id"].to_numpy()[training["entry"].to_numpy(dtype=np.int64)]
+    training["satisfaction"] = pd.array(np.where(training["satisfaction"] < 0, np.nan, training["satisfaction"]), dtype="Int64")
+    tables["training_history"] = training
+    text_truth = []
+    for name, table in tables.items():
+        if name in _ORDER:
+            table = table.sort_values(_ORDER[name], kind="stable").reset_index(drop=True)
+        if name in _TEXT_COLUMNS:
+            labelled = np.flatnonzero(table["comp"].to_numpy() >= 0)
+            text_truth.append(pd.DataFrame({
+                "table": name, "row": labelled + 1, "column": _TEXT_COLUMNS[name],
+                "competency_id": np.array(world.competency_ids, dtype=object)[table["comp"].to_numpy()[labelled]],
+            }))
+        columns = TABLES_BY_NAME[name].columns
+        write_table(table[columns], out / f"{name}{ext}")
+        rows[name] = len(table)
+    primary = world.catalog_competencies.drop_duplicates("training_id")
+    text_truth.append(pd.DataFrame({
+        "table": "catalog", "row": catalog["training_id"].map({t: i + 1 for i, t in enumerate(catalog["training_id"])}).to_numpy()[
+            catalog["training_id"].isin(primary["training_id"]).to_numpy()],
+        "column": "description", "competency_id": primary.set_index("training_id").reindex(catalog["training_id"])["competency_id"].dropna().to_numpy(),
+    }))
+
+    stage("writing truth")
+    truth = out / "truth"
+    truth.mkdir(exist_ok=True)
+    (truth / "README.md").write_text(TRUTH_README, encoding="utf-8")
+    write_table(true_levels(world, people, final_levels), truth / f"true_levels{ext}")
+    rows["truth/benefit"] = write_chunks(benefit_chunks(world, people, history, final_levels), truth / f"benefit{ext}")
+    write_table(pd.concat(text_truth, ignore_index=True), truth / f"text_competency{ext}")
+    write_table(world.agencies.drop(columns="weight"), truth / f"agencies{ext}")
+    write_table(catalog[["training_id", "effect", "popularity"]], truth / f"catalog_effects{ext}")
+    stage("done")
+    seconds.pop("done", None)
+    return SimulationSummary(out_dir=out, rows=rows, seconds=seconds)

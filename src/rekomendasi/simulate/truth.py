@@ -1,0 +1,100 @@
+"""The truth folder: what no model may read, used only to score recommendations against an oracle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from rekomendasi.contract.enums import JENIS_JABATAN
+from rekomendasi.simulate import dynamics
+from rekomendasi.simulate.history import History, jenis_eligibility
+from rekomendasi.simulate.people import People
+from rekomendasi.simulate.world import World
+
+TRUTH_README = """# truth/ (simulated ground truth; never an input to any model)
+
+Written by `rekomendasi simulate` beside the data tables. No code path of training or serving reads it;
+it exists only to score recommendations and feature estimates against the simulated world.
+
+| file | one row per | columns |
+|---|---|---|
+| true_levels | employee x competency of the employee's position standard | nip, competency_id, required_level, true_level (float in [1, 5], at the as-of date) |
+| benefit | employee x active catalogue entry (every pair) | nip, training_id, eligible, benefit |
+| text_competency | free-text row that was generated about one competency | table, row, column, competency_id |
+| agencies | agency | instansi_id, name, kind (central/regional), province, daily_reports, periodic_skp |
+| catalog_effects | catalogue entry | training_id, effect (latent effectiveness), popularity (drives the simulated policy) |
+
+## How benefit is defined
+A catalogue entry targets competencies c, each with a target level T. For a person at true level L with
+position requirement R (0 when c is not in the position's standard):
+
+- level match m = exp(-(L - (T - 1))^2 / (2 * 0.7^2)): highest one level below the target, small far
+  below (cannot follow) or at and above the target (nothing new);
+- expected gain g = effect * m * clip(T - L, 0, 1.2) / sqrt(number of targeted competencies), where
+  effect is the entry's latent effectiveness (modality x quality x saturating JP dose);
+- value = min(g, max(R - L, 0)) + 0.25 * (the rest of g), or 0.1 * g when c is not required;
+- benefit = P(complete) * sum of values over targeted competencies, with
+  P(complete) = clip(0.6 + 0.3 * mean m + 0.1 * tanh(ability), 0.05, 0.98).
+
+So benefit is the expected number of competency-gap levels the entry closes for that person, in [0, ~3].
+`eligible` is false where the entry excludes the person's jenis_jabatan, or the person already completed
+it, or is enrolled in it now; such pairs keep their benefit value for analysis but an oracle should skip
+them. Mandatory programmes (catalog.mandatory_for) are included; personal rankings should skip them.
+
+The simulated training history uses the same model with noise: completion is drawn with P(complete),
+realised gains are g times a log-normal factor, and later assessments, SKP ratings, indicators and
+feedback are generated from the levels these gains produce.
+
+## text_competency
+`row` is the 1-based data row of `table` (header excluded), `column` the free-text column, and
+`competency_id` the competency the text was generated about (also when the table leaves competency_id
+empty). Use it to measure text-to-competency accuracy.
+"""
+
+
+def true_levels(world: World, people: People, final_levels: np.ndarray) -> pd.DataFrame:
+    """True levels at the as-of date for each employee's standard competencies."""
+    required = world.required[people.frame["pos_idx"].to_numpy()]
+    emp, comp = np.nonzero(required > 0)
+    return pd.DataFrame({
+        "nip": people.frame["nip"].to_numpy()[emp],
+        "competency_id": np.array(world.competency_ids, dtype=object)[comp],
+        "required_level": required[emp, comp].astype(int),
+        "true_level": np.round(final_levels[emp, comp], 3),
+    })
+
+
+def benefit_chunks(world: World, people: People, history: History, final_levels: np.ndarray, chunk: int = 5000) -> Iterator[pd.DataFrame]:
+    """Expected benefit of every (employee, active entry) pair, ``chunk`` employees at a time."""
+    frame = people.frame
+    active = np.flatnonzero(world.catalog["active"].to_numpy())
+    targets = world.targets[active]
+    valid = targets >= 0
+    safe = np.where(valid, targets, 0)
+    target_levels = world.target_levels[active].astype(np.float64)
+    effect = world.catalog["effect"].to_numpy()[active]
+    jenis_of = dict(zip(world.positions["position_id"], world.positions["jenis_jabatan"], strict=True))
+    jenis_idx = frame["position_id"].map(jenis_of).map({j: i for i, j in enumerate(JENIS_JABATAN)}).to_numpy()
+    eligible_jenis = jenis_eligibility(world)[:, active]
+    training = history.training
+    ongoing = training[training["status"] == "enrolled"]
+    enrolled = np.zeros(history.completed.shape, dtype=bool)
+    enrolled[ongoing["emp"].to_numpy(dtype=np.int64), ongoing["entry"].to_numpy(dtype=np.int64)] = True
+    required_all = world.required[frame["pos_idx"].to_numpy()]
+    ability = frame["ability"].to_numpy()
+    training_ids = world.catalog["training_id"].to_numpy()[active]
+    n_active = len(active)
+    for start in range(0, len(frame), chunk):
+        emp = np.arange(start, min(start + chunk, len(frame)))
+        e_rep = np.repeat(emp, n_active)
+        t_rep = np.tile(np.arange(n_active), len(emp))
+        level = final_levels[e_rep[:, None], safe[t_rep]].astype(np.float64)
+        required = required_all[e_rep[:, None], safe[t_rep]].astype(np.float64)
+        benefit = dynamics.pair_benefit(level, required, target_levels[t_rep], valid[t_rep], effect[t_rep], ability[e_rep])
+        eligible = eligible_jenis[jenis_idx[e_rep], t_rep] & ~history.completed[e_rep, active[t_rep]] & ~enrolled[e_rep, active[t_rep]]
+        yield pd.DataFrame({
+            "nip": frame["nip"].to_numpy()[e_rep], "training_id": training_ids[t_rep],
+            "eligible": eligible, "benefit": np.round(benefit, 5),
+        })
