@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,8 +223,9 @@ def _load_table(spec: TableSpec, path: Path, loaded: Mapping[str, pd.DataFrame])
     issues.append(_schema_issues(spec, typed, frame))
     issues.append(_foreign_key_issues(spec, typed, frame, loaded))
 
+    # One issue per cell: an unparsable value is not also reported as missing by the schema.
     table_issues = pd.concat([i for i in issues if len(i)], ignore_index=True) if any(len(i) for i in issues) else _no_issues()
-    table_issues = table_issues.drop_duplicates(["row", "column", "reason"]).sort_values(["row", "column"], kind="stable")
+    table_issues = table_issues.drop_duplicates(["row", "column"]).sort_values(["row", "column"], kind="stable")
     table_issues.insert(0, "table", spec.name)
     keep = ~typed[ROW].isin(table_issues["row"])
     clean = typed.loc[keep, spec.columns].reset_index(drop=True)
@@ -317,7 +318,7 @@ _DATAFRAME_CHECKS = {
 }
 _CHECK_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"not_nullable"), lambda m: "required value is missing"),
-    (re.compile(r"isin\((.*)\)"), lambda m: f"not one of {m.group(1)}"),
+    (re.compile(r"isin\(\[(.*)\]\)"), lambda m: _allowed(m.group(1))),
     (re.compile(r"str_matches\('\^\\d\{18\}\$'\)"), lambda m: _NIP_REASON),
     (re.compile(r"str_matches\(.*\)"), lambda m: "not a period (YYYY or YYYY-MM)"),
     (re.compile(r"greater_than_or_equal_to\((.*)\)"), lambda m: f"must be >= {m.group(1)}"),
@@ -340,10 +341,16 @@ def _reason(check: str, column: str) -> tuple[str, str]:
     return f"failed check {check}", column
 
 
+def _allowed(listing: str) -> str:
+    values = [v.strip().strip("'\"") for v in listing.split(",")]
+    shown = ", ".join(values[:4])
+    return f"not an allowed value ({shown}{', ...' if len(values) > 4 else ''}; {len(values)} allowed)"
+
+
 def _nip_reason(value: object) -> str:
     text = str(value)
     if re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", text):
-        return "NIP in scientific notation (a spreadsheet turned it into a number); export the column as text"
+        return "NIP in scientific notation (a spreadsheet made it a number); export nip as text"
     if not text.isdigit():
         return "NIP must be exactly 18 digits; it contains other characters"
     return f"NIP must be exactly 18 digits; it has {len(text)}"
@@ -364,11 +371,6 @@ def _foreign_key_issues(
             qualifier = " (or quarantined there)" if len(known) else ""
             out.append(_issues(typed.loc[bad, ROW], column, frame.set_index(ROW).loc[typed.loc[bad, ROW], column], f"unknown {ref_column}: not in {ref_table}{qualifier}"))
     return pd.concat(out, ignore_index=True) if out else _no_issues()
-
-
-def iter_specs() -> Iterator[TableSpec]:
-    """The contract's tables in dependency order."""
-    return iter(TABLES)
 
 
 def write_quarantine(dataset: Dataset, path: Path) -> Path:

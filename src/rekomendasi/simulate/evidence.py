@@ -170,12 +170,14 @@ def _quota_rating(latent: np.ndarray, group: np.ndarray, q_top: np.ndarray, q_bo
 def _unit_quotas(latent: np.ndarray, unit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Per-row quotas from the unit's own result: strong units may rate more staff above expectation,
     weak units must rate more below (PermenPANRB 6/2022 caps); leniency varies between units."""
+    if len(latent) == 0:
+        return np.zeros(0), np.zeros(0)
     unit_codes, inverse = np.unique(unit, return_inverse=True)
     unit_mean = np.bincount(inverse, weights=latent) / np.bincount(inverse)
     z = (unit_mean - unit_mean.mean()) / (unit_mean.std() + 1e-9)
     band = np.digitize(z, [-1.0, 0.0, 1.0])  # 0 kurang .. 3 istimewa
-    q_top = np.array([0.06, 0.13, 0.22, 0.32])[band] + rng.normal(0, 0.03, len(unit_codes))
-    q_bottom = np.array([0.20, 0.09, 0.05, 0.03])[band] + np.abs(rng.normal(0, 0.02, len(unit_codes)))
+    q_top = np.array([0.04, 0.10, 0.22, 0.38])[band] + rng.normal(0, 0.05, len(unit_codes))
+    q_bottom = np.array([0.22, 0.10, 0.05, 0.02])[band] + np.abs(rng.normal(0, 0.02, len(unit_codes)))
     return np.clip(q_top, 0.0, 0.5)[inverse], np.clip(q_bottom, 0.0, 0.4)[inverse]
 
 

@@ -130,7 +130,7 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
     training = pd.concat(enrolments, ignore_index=True)
     training = training.sort_values(["emp", "enrolled_on", "entry"], kind="stable").reset_index(drop=True)
     training = training.drop_duplicates(["emp", "entry", "enrolled_on"])
-    gains = pd.concat(gain_rows, ignore_index=True) if gain_rows else pd.DataFrame(columns=["emp", "comp", "date", "gain"])
+    gains = pd.concat(gain_rows, ignore_index=True) if gain_rows else pd.DataFrame(columns=["emp", "entry", "comp", "date", "gain"])
     # Drift is applied per whole year above; the as-of day closes the last year.
     return History(training=training, gains=gains, start_levels=start_levels,
                    final_levels=np.clip(levels, 1.0, 5.0).astype(np.float32), completed=completed)
@@ -223,7 +223,8 @@ def _outcomes(
         k_emp = np.repeat(emp[:, None], comp.shape[1], axis=1)
         effective = np.repeat(end[:, None], comp.shape[1], axis=1)
         keep = valid & (realised > 0) & np.repeat(finished[:, None], comp.shape[1], axis=1)
-        gains = pd.DataFrame({"emp": k_emp[keep], "comp": comp[keep], "date": effective[keep], "gain": realised[keep]})
+        k_entry = np.repeat(entry[:, None], comp.shape[1], axis=1)
+        gains = pd.DataFrame({"emp": k_emp[keep], "entry": k_entry[keep], "comp": comp[keep], "date": effective[keep], "gain": realised[keep]})
     return frame, gains
 
 

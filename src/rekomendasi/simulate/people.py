@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,9 +174,15 @@ def _education(jenis: np.ndarray, pos_id: np.ndarray, rng: np.random.Generator) 
 
 
 def _golongan(education: np.ndarray, tenure: np.ndarray, pppk: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    steps = (tenure / 4.0).astype(int) + (rng.random(len(tenure)) < 0.3)
+    # Regular promotion every four years, slower into golongan IV (it needs credit points or a
+    # structural post): caps by education keep golongan III the largest group, as in the real ASN.
+    steps = (tenure / 4.5).astype(int) + (rng.random(len(tenure)) < 0.3)
     entry_pns = np.array([_EDUCATION_ENTRY_GOLONGAN[e] for e in education])
-    cap = np.where(np.isin(education, ["s2", "s3"]), 16, np.where(np.isin(education, ["s1", "d4"]), 13, 11))
+    cap = np.select(
+        [np.isin(education, ["s2", "s3"]), np.isin(education, ["s1", "d4"]), np.isin(education, ["sd", "smp"])],
+        [14, 12 - (rng.random(len(tenure)) < 0.6), 7],
+        10,
+    )
     pns = np.array(GOLONGAN_PNS, dtype=object)[np.minimum(entry_pns + steps, cap)]
     entry_grade = np.array([_EDUCATION_ENTRY_GRADE[e] for e in education])
     pppk_grade = np.array(GOLONGAN_PPPK, dtype=object)[np.minimum(entry_grade - 1 + (tenure > 4), 16)]
@@ -208,8 +213,3 @@ def _units(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     n_sub = np.maximum(1, np.ceil(counts.to_numpy() / UNIT_SIZE)).astype(int)
     sub = (rng.random(len(frame)) * n_sub).astype(int) + 1
     return (key + "." + pd.Series(sub, index=frame.index).map("{:02d}".format)).to_numpy()
-
-
-def as_of_date(config: SimConfig) -> dt.date:
-    """The simulated as-of date."""
-    return config.as_of

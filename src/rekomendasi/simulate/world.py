@@ -193,6 +193,9 @@ def _agencies(config: SimConfig) -> pd.DataFrame:
     agencies["weight"] = weight / weight.sum()
     agencies["daily_reports"] = rng.random(len(agencies)) < np.where(central, 0.3, 0.55)
     agencies["periodic_skp"] = rng.random(len(agencies)) < 0.35
+    # The largest regional government always runs both, so every world exercises every table.
+    largest = int(np.argmax(np.where(central, -1.0, weight)))
+    agencies.loc[largest, ["daily_reports", "periodic_skp"]] = True
     return agencies
 
 

@@ -1,0 +1,49 @@
+# rekomendasi: the two set-up commands.
+#   make run   set up .venv, build the demo data with the simulator where none is given, validate it
+#   make test  set up .venv, then ruff, mypy on src/ and the whole pytest suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= data/demo
+EMPLOYEES ?= 2000
+SEED ?= 42
+TORCH_VERSION := 2.13.0
+
+.PHONY: run test setup lint typecheck pytest bench-simulate clean
+
+setup: $(STAMP)
+
+# torch first, pinned to the CPU build this machine provides, so nothing pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@if [ ! -f "$(DATA)/employees.csv" ] && [ ! -f "$(DATA)/employees.parquet" ]; then \
+		echo "no data in $(DATA): simulating a demo world of $(EMPLOYEES) employees (seed $(SEED))"; \
+		$(BIN)/rekomendasi simulate --out $(DATA) --employees $(EMPLOYEES) --seed $(SEED); \
+	fi
+	$(BIN)/rekomendasi validate --data $(DATA)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q -n 2
+
+test: lint typecheck pytest
+
+bench-simulate: $(STAMP)
+	$(BIN)/rekomendasi bench simulate --employees 100000 --record benchmarks/results.jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,187 @@
+"""The ``rekomendasi`` command line. Subcommands map one to one to jobs; no business logic here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rekomendasi import __version__
+from rekomendasi.errors import RekomendasiError
+from rekomendasi.settings import get_settings
+
+app = typer.Typer(help="rekomendasi: training recommendations for Indonesian civil servants (ASN).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: measure time and peak memory of a job.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Show product errors as one clear message and a non-zero exit code, never a traceback."""
+    try:
+        yield
+    except RekomendasiError as err:
+        err_console.print(f"[bold red]error:[/] {err.message}")
+        raise typer.Exit(code=2) from err
+    except OSError as err:
+        err_console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(code=2) from err
+
+
+@contextmanager
+def _stages(total: int, description: str) -> Iterator[Callable[[str], None]]:
+    """A progress bar advanced by calling the yielded function with the next stage's name."""
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err_console, transient=False, disable=not err_console.is_terminal and "CI" in os.environ,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        started = False
+
+        def advance(name: str) -> None:
+            nonlocal started
+            progress.update(task, advance=1 if started else 0, description=f"{description}: {name}")
+            started = True
+
+        yield advance
+        progress.update(task, completed=total, description=f"{description}: done")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"rekomendasi {__version__}")
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Data directory to write (created).")],
+    employees: Annotated[int, typer.Option(min=1, help="Number of employees.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical files.")] = 42,
+    as_of: Annotated[str, typer.Option(help="Last day of the simulated history (YYYY-MM-DD).")] = "2025-12-31",
+    years: Annotated[int, typer.Option(min=1, max=10, help="Years of evidence history.")] = 3,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Simulate an ASN world: a data directory following the data contract, plus truth/."""
+    from rekomendasi.simulate import SimConfig
+    from rekomendasi.simulate import simulate as run_simulation
+
+    try:
+        as_of_date = dt.date.fromisoformat(as_of)
+    except ValueError as err:
+        raise typer.BadParameter(f"--as-of must be YYYY-MM-DD, got {as_of!r}") from err
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter(f"--format must be csv or parquet, got {fmt!r}")
+    config = SimConfig(employees=employees, seed=seed, as_of=as_of_date, years=years, fmt=fmt)
+    with _friendly_errors(), _stages(6, f"simulating {employees:,} employees") as advance:
+        summary = run_simulation(config, out, progress=advance)
+    table = Table(title=f"simulated world in {out}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.rows.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    console.print("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
+
+
+@app.command()
+def validate(
+    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    quarantine: Annotated[Path | None, typer.Option(help="Where to write the quarantine report (default: DATA/quarantine.csv).")] = None,
+    max_quarantine_share: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Fail when a table quarantines more than this share (default 0.05).")] = None,
+) -> None:
+    """Load and check a data directory; print a summary and write quarantine.csv."""
+    from rekomendasi.contract import TABLES, load_dataset, write_quarantine
+
+    settings = get_settings()
+    data_dir = data or settings.resolve(settings.data_dir)
+    share = settings.max_quarantine_share if max_quarantine_share is None else max_quarantine_share
+    with _friendly_errors():
+        with _stages(len(TABLES), f"validating {data_dir}") as advance:
+            dataset = load_dataset(data_dir, max_quarantine_share=None, on_table=advance)
+        report_path = write_quarantine(dataset, quarantine or data_dir / "quarantine.csv")
+        table = Table(title=f"data contract check of {data_dir}", caption="top reason per table; every issue is in the quarantine report")
+        for column, justify in (("table", "left"), ("file", "left"), ("rows", "right"), ("loaded", "right"),
+                                ("quarantined", "right"), ("share", "right"), ("top reasons", "left")):
+            table.add_column(column, justify=justify, no_wrap=column != "top reasons")  # type: ignore[arg-type]
+        for r in dataset.reports:
+            style = "red" if r.share_quarantined > share else ("yellow" if r.rows_quarantined else "")
+            table.add_row(
+                r.table, r.file or "[dim]absent (optional)[/]", f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                f"{r.rows_quarantined:,}", f"{r.share_quarantined:.2%}", (f"{r.top_reasons[0][0]} ({r.top_reasons[0][1]:,})" if r.top_reasons else ""),
+                style=style,
+            )
+        console.print(table)
+        console.print(f"quarantine report: {report_path} ({len(dataset.quarantine):,} issues)")
+        dataset.enforce_quarantine_share(share)
+    console.print("[green]the data directory follows the contract[/]")
+
+
+def _machine() -> dict[str, object]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    return {"cores": os.cpu_count(), "memory_gb": round(mem_gb, 1), "cpu": cpu, "python": platform.python_version()}
+
+
+def run_measured(args: list[str]) -> dict[str, object]:
+    """Run ``rekomendasi ARGS`` in a child process; return wall seconds and the child's peak RSS."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "rekomendasi", *args], check=False, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RekomendasiError(f"benchmarked command failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"seconds": round(seconds, 1), "peak_rss_gb": round(peak_kb / 1e6, 2), "stdout": proc.stdout}
+
+
+@bench_app.command("simulate")
+def bench_simulate(
+    out: Annotated[Path, typer.Option(help="Scratch data directory.")] = Path("data/bench-100k"),
+    employees: Annotated[int, typer.Option(min=1)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 7,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "parquet",
+    record: Annotated[Path | None, typer.Option(help="Append the result as a JSON line to this file.")] = None,
+) -> None:
+    """Time and peak memory of `rekomendasi simulate` at scale (target: 100k employees < 3 min, < 6 GB)."""
+    with _friendly_errors():
+        result = run_measured(["simulate", "--out", str(out), "--employees", str(employees), "--seed", str(seed), "--format", fmt])
+    line = {"bench": "simulate", "employees": employees, "format": fmt, "seconds": result["seconds"],
+            "peak_rss_gb": result["peak_rss_gb"], "machine": _machine(), "date": dt.date.today().isoformat(), "version": __version__}
+    console.print(str(result["stdout"]).strip().splitlines()[-1])
+    console.print_json(json.dumps(line))
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        with record.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

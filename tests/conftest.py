@@ -1,0 +1,39 @@
+"""Shared fixtures: small simulated data directories, built once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rekomendasi.simulate import SimConfig, simulate
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid 80-employee data directory (CSV). Treat as read-only: copy it with ``world_copy``."""
+    out = tmp_path_factory.mktemp("tiny") / "data"
+    simulate(SimConfig(employees=80, seed=3), out)
+    return out
+
+
+@pytest.fixture()
+def world_copy(tiny_world: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the tiny world (without truth/)."""
+    target = tmp_path / "data"
+    shutil.copytree(tiny_world, target, ignore=shutil.ignore_patterns("truth"))
+    return target
+
+
+def read_text_table(path: Path) -> pd.DataFrame:
+    """Read a contract CSV as raw text cells (no type inference), as an agency's file would hold them."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def edit_csv(data_dir: Path, table: str, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    """Rewrite ``table``.csv of ``data_dir`` through ``edit`` (cells stay text)."""
+    path = data_dir / f"{table}.csv"
+    edit(read_text_table(path)).to_csv(path, index=False)
