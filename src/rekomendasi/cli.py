@@ -24,7 +24,9 @@ from rekomendasi import __version__
 from rekomendasi.errors import RekomendasiError
 from rekomendasi.settings import get_settings
 
-app = typer.Typer(help="rekomendasi: training recommendations for Indonesian civil servants (ASN).", no_args_is_help=True)
+app = typer.Typer(
+    help="rekomendasi: training recommendations for Indonesian civil servants (ASN).", no_args_is_help=True
+)
 bench_app = typer.Typer(help="Benchmarks: measure time and peak memory of a job.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -37,10 +39,10 @@ def _friendly_errors() -> Iterator[None]:
     try:
         yield
     except RekomendasiError as err:
-        err_console.print(f"[bold red]error:[/] {err.message}")
+        err_console.print(f"[bold red]error:[/] {err.message}", soft_wrap=True)
         raise typer.Exit(code=2) from err
     except OSError as err:
-        err_console.print(f"[bold red]error:[/] {err}")
+        err_console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         raise typer.Exit(code=2) from err
 
 
@@ -48,8 +50,14 @@ def _friendly_errors() -> Iterator[None]:
 def _stages(total: int, description: str) -> Iterator[Callable[[str], None]]:
     """A progress bar advanced by calling the yielded function with the next stage's name."""
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err_console, transient=False, disable=not err_console.is_terminal and "CI" in os.environ,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+        disable=not err_console.is_terminal and "CI" in os.environ,
     ) as progress:
         task = progress.add_task(description, total=total)
         started = False
@@ -74,7 +82,9 @@ def simulate(
     out: Annotated[Path, typer.Option(help="Data directory to write (created).")],
     employees: Annotated[int, typer.Option(min=1, help="Number of employees.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical files.")] = 42,
-    as_of: Annotated[str, typer.Option(help="Last day of the simulated history (YYYY-MM-DD).")] = "2025-12-31",
+    as_of: Annotated[
+        str, typer.Option(help="Last day of the simulated history (YYYY-MM-DD).")
+    ] = "2025-12-31",
     years: Annotated[int, typer.Option(min=1, max=10, help="Years of evidence history.")] = 3,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
 ) -> None:
@@ -103,8 +113,15 @@ def simulate(
 @app.command()
 def validate(
     data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
-    quarantine: Annotated[Path | None, typer.Option(help="Where to write the quarantine report (default: DATA/quarantine.csv).")] = None,
-    max_quarantine_share: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Fail when a table quarantines more than this share (default 0.05).")] = None,
+    quarantine: Annotated[
+        Path | None, typer.Option(help="Where to write the quarantine report (default: DATA/quarantine.csv).")
+    ] = None,
+    max_quarantine_share: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="Fail when a table quarantines more than this share (default 0.05)."
+        ),
+    ] = None,
 ) -> None:
     """Load and check a data directory; print a summary and write quarantine.csv."""
     from rekomendasi.contract import TABLES, load_dataset, write_quarantine
@@ -116,15 +133,30 @@ def validate(
         with _stages(len(TABLES), f"validating {data_dir}") as advance:
             dataset = load_dataset(data_dir, max_quarantine_share=None, on_table=advance)
         report_path = write_quarantine(dataset, quarantine or data_dir / "quarantine.csv")
-        table = Table(title=f"data contract check of {data_dir}", caption="top reason per table; every issue is in the quarantine report")
-        for column, justify in (("table", "left"), ("file", "left"), ("rows", "right"), ("loaded", "right"),
-                                ("quarantined", "right"), ("share", "right"), ("top reasons", "left")):
+        table = Table(
+            title=f"data contract check of {data_dir}",
+            caption="top reason per table; every issue is in the quarantine report",
+        )
+        for column, justify in (
+            ("table", "left"),
+            ("file", "left"),
+            ("rows", "right"),
+            ("loaded", "right"),
+            ("quarantined", "right"),
+            ("share", "right"),
+            ("top reasons", "left"),
+        ):
             table.add_column(column, justify=justify, no_wrap=column != "top reasons")  # type: ignore[arg-type]
         for r in dataset.reports:
             style = "red" if r.share_quarantined > share else ("yellow" if r.rows_quarantined else "")
             table.add_row(
-                r.table, r.file or "[dim]absent (optional)[/]", f"{r.rows_read:,}", f"{r.rows_loaded:,}",
-                f"{r.rows_quarantined:,}", f"{r.share_quarantined:.2%}", (f"{r.top_reasons[0][0]} ({r.top_reasons[0][1]:,})" if r.top_reasons else ""),
+                r.table,
+                r.file or "[dim]absent (optional)[/]",
+                f"{r.rows_read:,}",
+                f"{r.rows_loaded:,}",
+                f"{r.rows_quarantined:,}",
+                f"{r.share_quarantined:.2%}",
+                (f"{r.top_reasons[0][0]} ({r.top_reasons[0][1]:,})" if r.top_reasons else ""),
                 style=style,
             )
         console.print(table)
@@ -143,13 +175,20 @@ def _machine() -> dict[str, object]:
     except OSError:
         pass
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
-    return {"cores": os.cpu_count(), "memory_gb": round(mem_gb, 1), "cpu": cpu, "python": platform.python_version()}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_gb, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+    }
 
 
 def run_measured(args: list[str]) -> dict[str, object]:
     """Run ``rekomendasi ARGS`` in a child process; return wall seconds and the child's peak RSS."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "rekomendasi", *args], check=False, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rekomendasi", *args], check=False, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RekomendasiError(f"benchmarked command failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -163,19 +202,73 @@ def bench_simulate(
     employees: Annotated[int, typer.Option(min=1)] = 100_000,
     seed: Annotated[int, typer.Option()] = 7,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "parquet",
-    record: Annotated[Path | None, typer.Option(help="Append the result as a JSON line to this file.")] = None,
+    record: Annotated[
+        Path | None, typer.Option(help="Append the result as a JSON line to this file.")
+    ] = None,
 ) -> None:
     """Time and peak memory of `rekomendasi simulate` at scale (target: 100k employees < 3 min, < 6 GB)."""
     with _friendly_errors():
-        result = run_measured(["simulate", "--out", str(out), "--employees", str(employees), "--seed", str(seed), "--format", fmt])
-    line = {"bench": "simulate", "employees": employees, "format": fmt, "seconds": result["seconds"],
-            "peak_rss_gb": result["peak_rss_gb"], "machine": _machine(), "date": dt.date.today().isoformat(), "version": __version__}
+        result = run_measured(
+            [
+                "simulate",
+                "--out",
+                str(out),
+                "--employees",
+                str(employees),
+                "--seed",
+                str(seed),
+                "--format",
+                fmt,
+            ]
+        )
+    line = {
+        "bench": "simulate",
+        "employees": employees,
+        "format": fmt,
+        "seconds": result["seconds"],
+        "peak_rss_gb": result["peak_rss_gb"],
+        "machine": _machine(),
+        "date": dt.date.today().isoformat(),
+        "version": __version__,
+    }
     console.print(str(result["stdout"]).strip().splitlines()[-1])
     console.print_json(json.dumps(line))
     if record is not None:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        with record.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(line) + "\n")
+        _append(record, line)
+
+
+@bench_app.command("validate")
+def bench_validate(
+    data: Annotated[Path, typer.Option(help="Data directory to validate (e.g. one made by bench simulate).")],
+    record: Annotated[
+        Path | None, typer.Option(help="Append the result as a JSON line to this file.")
+    ] = None,
+) -> None:
+    """Time and peak memory of `rekomendasi validate` on a data directory."""
+    with _friendly_errors():
+        result = run_measured(["validate", "--data", str(data), "--quarantine", str(data / "quarantine.csv")])
+    employees = (
+        sum(1 for _ in (data / "employees.csv").open()) - 1 if (data / "employees.csv").exists() else None
+    )
+    line = {
+        "bench": "validate",
+        "data": str(data),
+        "employees": employees,
+        "seconds": result["seconds"],
+        "peak_rss_gb": result["peak_rss_gb"],
+        "machine": _machine(),
+        "date": dt.date.today().isoformat(),
+        "version": __version__,
+    }
+    console.print_json(json.dumps(line))
+    if record is not None:
+        _append(record, line)
+
+
+def _append(record: Path, line: dict[str, object]) -> None:
+    record.parent.mkdir(parents=True, exist_ok=True)
+    with record.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
 
 
 def main() -> None:

@@ -40,7 +40,11 @@ def test_clean_world_loads_with_no_quarantine(world_copy: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        pytest.param(lambda d: (d / "positions.csv").unlink(), r"positions\.csv .*missing.*required table", id="missing-required-table"),
+        pytest.param(
+            lambda d: (d / "positions.csv").unlink(),
+            r"positions\.csv .*missing.*required table",
+            id="missing-required-table",
+        ),
         pytest.param(
             lambda d: edit_csv(d, "employees", lambda f: f.drop(columns=["status"])),
             r"employees\.csv: missing required column\(s\) \['status'\]",
@@ -51,9 +55,15 @@ def test_clean_world_loads_with_no_quarantine(world_copy: Path) -> None:
             r"both skp\.csv and skp\.parquet",
             id="csv-and-parquet",
         ),
-        pytest.param(lambda d: (d / "feedback.csv").write_bytes(b""), r"feedback\.csv: the file is empty", id="empty-file"),
         pytest.param(
-            lambda d: (d / "feedback.csv").write_bytes((d / "feedback.csv").read_bytes() + "x,2024-01-01,rekan,3,Caf\xe9 enak,\n".encode("latin-1")),
+            lambda d: (d / "feedback.csv").write_bytes(b""),
+            r"feedback\.csv: the file is empty",
+            id="empty-file",
+        ),
+        pytest.param(
+            lambda d: (d / "feedback.csv").write_bytes(
+                (d / "feedback.csv").read_bytes() + "x,2024-01-01,rekan,3,Caf\xe9 enak,\n".encode("latin-1")
+            ),
             r"feedback\.csv: not valid UTF-8 \(byte 0xe9 on line \d+\)",
             id="non-utf8",
         ),
@@ -90,7 +100,12 @@ def test_optional_table_may_be_absent_or_header_only(world_copy: Path) -> None:
     (world_copy / "feedback.csv").write_text("nip,given_on,source,rating,text,competency_id\n")
     dataset = load_dataset(world_copy)
     assert dataset["daily_reports"].empty and list(dataset["daily_reports"].columns) == [
-        "nip", "date", "activity", "minutes", "indicator_id", "verified"
+        "nip",
+        "date",
+        "activity",
+        "minutes",
+        "indicator_id",
+        "verified",
     ]
     assert dataset["feedback"].empty
     assert "daily_reports" not in dataset.present and "feedback" in dataset.present
@@ -119,25 +134,79 @@ def _set_cell(data_dir: Path, table: str, row: int, column: str, value: str) -> 
 @pytest.mark.parametrize(
     ("table", "column", "value", "reason"),
     [
-        pytest.param("employees", "nip", "19850101201001100", "NIP must be exactly 18 digits; it has 17", id="nip-17-digits"),
-        pytest.param("employees", "nip", "19850101201001100A", "NIP must be exactly 18 digits; it contains other characters", id="nip-letters"),
-        pytest.param("employees", "nip", "1.98501E+17", "NIP in scientific notation (a spreadsheet made it a number); export nip as text", id="nip-excel"),
-        pytest.param("employees", "status", "honorer", "not an allowed value (pns, pppk; 2 allowed)", id="bad-enum"),
+        pytest.param(
+            "employees",
+            "nip",
+            "19850101201001100",
+            "NIP must be exactly 18 digits; it has 17",
+            id="nip-17-digits",
+        ),
+        pytest.param(
+            "employees",
+            "nip",
+            "19850101201001100A",
+            "NIP must be exactly 18 digits; it contains other characters",
+            id="nip-letters",
+        ),
+        pytest.param(
+            "employees",
+            "nip",
+            "1.98501E+17",
+            "NIP in scientific notation (a spreadsheet made it a number); export nip as text",
+            id="nip-excel",
+        ),
+        pytest.param(
+            "employees", "status", "honorer", "not an allowed value (pns, pppk; 2 allowed)", id="bad-enum"
+        ),
         pytest.param("employees", "active", "ya", "not a boolean (true/false)", id="bad-bool"),
         pytest.param("position_standards", "required_level", "6", "must be <= 5", id="level-6"),
         pytest.param("assessments", "level", "6.0", "must be <= 5.0", id="assessment-level-6"),
-        pytest.param("assessments", "assessed_on", "31/12/2024", "not an ISO 8601 date (YYYY-MM-DD)", id="date-dmy"),
-        pytest.param("assessments", "competency_id", "tek_sihir", "unknown competency_id: not in competencies (or quarantined there)", id="unknown-competency"),
-        pytest.param("employees", "position_id", "pos.tidak.ada", "unknown position_id: not in positions (or quarantined there)", id="unknown-position"),
-        pytest.param("training_history", "training_id", "TRN-9999", "unknown training_id: not in catalog (or quarantined there)", id="unknown-training"),
-        pytest.param("skp", "nip", "199001012020011999", "unknown nip: not in employees (or quarantined there)", id="unknown-nip"),
+        pytest.param(
+            "assessments", "assessed_on", "31/12/2024", "not an ISO 8601 date (YYYY-MM-DD)", id="date-dmy"
+        ),
+        pytest.param(
+            "assessments",
+            "competency_id",
+            "tek_sihir",
+            "unknown competency_id: not in competencies (or quarantined there)",
+            id="unknown-competency",
+        ),
+        pytest.param(
+            "employees",
+            "position_id",
+            "pos.tidak.ada",
+            "unknown position_id: not in positions (or quarantined there)",
+            id="unknown-position",
+        ),
+        pytest.param(
+            "training_history",
+            "training_id",
+            "TRN-9999",
+            "unknown training_id: not in catalog (or quarantined there)",
+            id="unknown-training",
+        ),
+        pytest.param(
+            "skp",
+            "nip",
+            "199001012020011999",
+            "unknown nip: not in employees (or quarantined there)",
+            id="unknown-nip",
+        ),
         pytest.param("skp", "period", "2024-13", "not a period (YYYY or YYYY-MM)", id="bad-period"),
         pytest.param("daily_reports", "minutes", "0", "must be >= 1", id="minutes-zero"),
         pytest.param("daily_reports", "minutes", "dua jam", "not a whole number", id="minutes-text"),
-        pytest.param("catalog", "eligible_jenis_jabatan", "fungsional;guru", "every ';'-separated item must be a jenis_jabatan", id="bad-list-item"),
+        pytest.param(
+            "catalog",
+            "eligible_jenis_jabatan",
+            "fungsional;guru",
+            "every ';'-separated item must be a jenis_jabatan",
+            id="bad-list-item",
+        ),
     ],
 )
-def test_row_level_problem_is_quarantined(world_copy: Path, table: str, column: str, value: str, reason: str) -> None:
+def test_row_level_problem_is_quarantined(
+    world_copy: Path, table: str, column: str, value: str, reason: str
+) -> None:
     before = len(read_text_table(world_copy / f"{table}.csv"))
     _set_cell(world_copy, table, 2, column, value)
     dataset = _load(world_copy)
@@ -148,7 +217,11 @@ def test_row_level_problem_is_quarantined(world_copy: Path, table: str, column: 
 
 def test_inconsistent_predikat_is_quarantined(world_copy: Path) -> None:
     def edit(frame: pd.DataFrame) -> pd.DataFrame:
-        frame.loc[frame.index[4], ["hasil_kerja", "perilaku_kerja", "predikat"]] = ["di_atas_ekspektasi", "di_atas_ekspektasi", "baik"]
+        frame.loc[frame.index[4], ["hasil_kerja", "perilaku_kerja", "predikat"]] = [
+            "di_atas_ekspektasi",
+            "di_atas_ekspektasi",
+            "baik",
+        ]
         return frame
 
     edit_csv(world_copy, "skp", edit)
@@ -163,7 +236,9 @@ def test_completed_before_enrolled_is_quarantined(world_copy: Path) -> None:
     row = int((frame["status"] == "completed").to_numpy().argmax()) + 1
     _set_cell(world_copy, "training_history", row, "completed_on", "2001-01-01")
     issues = _issues(_load(world_copy), "training_history")
-    assert issues[["row", "column", "reason"]].values.tolist() == [[row, "completed_on", "completed_on is before enrolled_on"]]
+    assert issues[["row", "column", "reason"]].values.tolist() == [
+        [row, "completed_on", "completed_on is before enrolled_on"]
+    ]
 
 
 def test_quarantined_employee_takes_its_evidence_with_it(world_copy: Path) -> None:
@@ -193,7 +268,9 @@ def test_share_above_threshold_fails_but_reports(world_copy: Path) -> None:
     edit_csv(world_copy, "jp_log", lambda f: f.assign(jp="-1"))
     dataset = _load(world_copy)
     assert dataset.report("jp_log").share_quarantined == 1.0
-    with pytest.raises(QuarantineThresholdError, match=r"jp_log\.csv: \d+ of \d+ rows \(100\.0%\), mostly 'jp: must be > 0"):
+    with pytest.raises(
+        QuarantineThresholdError, match=r"jp_log\.csv: \d+ of \d+ rows \(100\.0%\), mostly 'jp: must be > 0"
+    ):
         dataset.enforce_quarantine_share(0.05)
     with pytest.raises(QuarantineThresholdError):
         load_dataset(world_copy)
@@ -225,14 +302,16 @@ def test_million_row_file_with_one_bad_row(world_copy: Path) -> None:
     """A 1,000,000-row daily_reports file where one row is bad: quarantined, not fatal."""
     nips = read_text_table(world_copy / "employees.csv")["nip"].to_numpy()
     n = 1_000_000
-    table = pa.table({
-        "nip": pa.array([nips[i % len(nips)] for i in range(n)]),
-        "date": pa.array(["2025-11-03"] * n),
-        "activity": pa.array(["Menyusun laporan kegiatan harian"] * n),
-        "minutes": pa.array(["60"] * (n - 1) + ["-5"]),
-        "indicator_id": pa.array([None] * n, type=pa.string()),
-        "verified": pa.array(["true"] * n),
-    })
+    table = pa.table(
+        {
+            "nip": pa.array([nips[i % len(nips)] for i in range(n)]),
+            "date": pa.array(["2025-11-03"] * n),
+            "activity": pa.array(["Menyusun laporan kegiatan harian"] * n),
+            "minutes": pa.array(["60"] * (n - 1) + ["-5"]),
+            "indicator_id": pa.array([None] * n, type=pa.string()),
+            "verified": pa.array(["true"] * n),
+        }
+    )
     pacsv.write_csv(table, world_copy / "daily_reports.csv")
     dataset = load_dataset(world_copy)
     assert len(dataset["daily_reports"]) == n - 1

@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 
 from rekomendasi.contract import load_dataset
-from rekomendasi.simulate import SimConfig, simulate
-from rekomendasi.simulate import dynamics
+from rekomendasi.simulate import SimConfig, dynamics, simulate
 from rekomendasi.simulate.history import simulate_history
 from rekomendasi.simulate.people import build_people
 from rekomendasi.simulate.world import build_world
@@ -44,7 +43,9 @@ def test_position_type_shares(data) -> None:  # type: ignore[no-untyped-def]
     shares = jenis.value_counts(normalize=True)
     assert shares["fungsional"] == pytest.approx(0.51, abs=0.03)
     assert shares["pelaksana"] == pytest.approx(0.38, abs=0.03)
-    structural = shares.reindex(["pengawas", "administrator", "jpt_pratama", "jpt_madya", "jpt_utama"]).fillna(0)
+    structural = shares.reindex(
+        ["pengawas", "administrator", "jpt_pratama", "jpt_madya", "jpt_utama"]
+    ).fillna(0)
     assert structural.sum() == pytest.approx(0.11, abs=0.02)
     assert structural["pengawas"] / structural.sum() == pytest.approx(0.72, abs=0.08)
 
@@ -56,7 +57,9 @@ def test_people_shares(data) -> None:  # type: ignore[no-untyped-def]
     age = (pd.Timestamp("2025-12-31") - employees["birth_date"]).dt.days / 365.25
     assert ((age >= 51) & (age < 61)).mean() == pytest.approx(0.33, abs=0.05)
     assert age.between(18, 61).all()
-    pppk_positions = employees[employees["status"] == "pppk"].merge(data["positions"], on="position_id")["jenis_jabatan"]
+    pppk_positions = employees[employees["status"] == "pppk"].merge(data["positions"], on="position_id")[
+        "jenis_jabatan"
+    ]
     assert set(pppk_positions) <= {"fungsional", "pelaksana"}
     golongan_iii = employees["golongan"].str.startswith("III/").sum() / (employees["status"] == "pns").sum()
     assert golongan_iii > 0.4, "golongan III is the largest PNS group"
@@ -106,7 +109,9 @@ def test_catalogue_has_mandatory_programmes_and_hundreds_of_entries(data) -> Non
     assert 250 <= len(catalog) <= 600
     mandatory = set(catalog["mandatory_for"].dropna())
     assert mandatory == {"cpns", "new_pengawas", "new_administrator", "new_jpt_pratama", "new_jpt_madya"}
-    assert {"klasikal", "e_learning", "coaching", "mentoring", "seminar", "workshop"} <= set(catalog["modality"])
+    assert {"klasikal", "e_learning", "coaching", "mentoring", "seminar", "workshop"} <= set(
+        catalog["modality"]
+    )
     assert 0.85 < catalog["active"].mean() < 1.0
 
 
@@ -133,15 +138,24 @@ def test_outcomes_depend_on_fit() -> None:
     entry = training["entry"].to_numpy(dtype=np.int64)
     comp = world.targets[entry]
     valid = comp >= 0
-    level = np.stack([history.start_levels[y][e][np.where(v, c, 0)] for y, e, c, v in zip(year, emp, comp, valid, strict=True)])
+    level = np.stack(
+        [
+            history.start_levels[y][e][np.where(v, c, 0)]
+            for y, e, c, v in zip(year, emp, comp, valid, strict=True)
+        ]
+    )
     match = np.where(valid, dynamics.level_match(level, world.target_levels[entry]), 0).sum(1) / valid.sum(1)
     finished = training["status"].to_numpy() != "enrolled"
     completed = training["status"].to_numpy() == "completed"
     low, high = np.quantile(match[finished], [1 / 3, 2 / 3])
     assert completed[finished & (match >= high)].mean() > completed[finished & (match <= low)].mean() + 0.05
-    expected = dynamics.expected_gain(level, world.target_levels[entry], valid, world.catalog["effect"].to_numpy()[entry]).sum(1)
+    expected = dynamics.expected_gain(
+        level, world.target_levels[entry], valid, world.catalog["effect"].to_numpy()[entry]
+    ).sum(1)
     realised = history.gains.groupby(["emp", "entry"])["gain"].sum()
-    done = pd.Series(expected, index=pd.MultiIndex.from_arrays([emp, entry])).loc[completed & ~pd.Index(list(zip(emp, entry, strict=True))).duplicated()]
+    done = pd.Series(expected, index=pd.MultiIndex.from_arrays([emp, entry])).loc[
+        completed & ~pd.Index(list(zip(emp, entry, strict=True))).duplicated()
+    ]
     paired = pd.concat([done.rename("expected"), realised.rename("realised")], axis=1, join="inner")
     assert paired["expected"].corr(paired["realised"], method="spearman") > 0.7
 

@@ -14,13 +14,43 @@ NATIONAL_COMPETENCIES = (
     "pengambilan_keputusan",
     "perekat_bangsa",
 )
-JENIS_JABATAN = ("jpt_utama", "jpt_madya", "jpt_pratama", "administrator", "pengawas", "pelaksana", "fungsional")
+JENIS_JABATAN = (
+    "jpt_utama",
+    "jpt_madya",
+    "jpt_pratama",
+    "administrator",
+    "pengawas",
+    "pelaksana",
+    "fungsional",
+)
 JENJANG = ("ahli_utama", "ahli_madya", "ahli_muda", "ahli_pertama", "penyelia", "mahir", "terampil", "pemula")
 STATUS = ("pns", "pppk")
 GENDER = ("l", "p")
 EDUCATION = ("sd", "smp", "sma", "d1", "d2", "d3", "d4", "s1", "s2", "s3")
-GOLONGAN_PNS = tuple(f"{r}/{s}" for r, steps in (("I", "abcd"), ("II", "abcd"), ("III", "abcd"), ("IV", "abcde")) for s in steps)
-GOLONGAN_PPPK = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV", "XVI", "XVII")
+GOLONGAN_PNS = tuple(
+    f"{r}/{s}"
+    for r, steps in (("I", "abcd"), ("II", "abcd"), ("III", "abcd"), ("IV", "abcde"))
+    for s in steps
+)
+GOLONGAN_PPPK = (
+    "I",
+    "II",
+    "III",
+    "IV",
+    "V",
+    "VI",
+    "VII",
+    "VIII",
+    "IX",
+    "X",
+    "XI",
+    "XII",
+    "XIII",
+    "XIV",
+    "XV",
+    "XVI",
+    "XVII",
+)
 MODALITY = (
     "klasikal",
     "e_learning",
@@ -41,7 +71,15 @@ LANGUAGE = ("id", "en")
 METHOD = ("assessment_center", "metode_sederhana", "cat", "uji_kompetensi", "360", "self")
 RATING3 = ("di_atas_ekspektasi", "sesuai_ekspektasi", "di_bawah_ekspektasi")
 PREDIKAT = ("sangat_baik", "baik", "butuh_perbaikan", "kurang", "sangat_kurang")
-CORE_VALUES = ("berorientasi_pelayanan", "akuntabel", "kompeten", "harmonis", "loyal", "adaptif", "kolaboratif")
+CORE_VALUES = (
+    "berorientasi_pelayanan",
+    "akuntabel",
+    "kompeten",
+    "harmonis",
+    "loyal",
+    "adaptif",
+    "kolaboratif",
+)
 ASPECT = ("kuantitas", "kualitas", "waktu", "biaya")
 FEEDBACK_SOURCE = ("atasan", "rekan", "bawahan", "publik")
 SKM_ELEMENTS = (

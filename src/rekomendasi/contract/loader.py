@@ -169,14 +169,18 @@ def load_dataset(
         tables[spec.name] = frame
         issues.append(table_issues)
         rows_read = len(frame) + int(table_issues["row"].nunique())
-        reasons = table_issues.groupby(["column", "reason"], sort=False).size().sort_values(ascending=False, kind="stable")
+        reasons = (
+            table_issues.groupby(["column", "reason"], sort=False)
+            .size()
+            .sort_values(ascending=False, kind="stable")
+        )
         reports.append(
             TableReport(
                 spec.name,
                 path.name,
                 rows_read,
                 int(table_issues["row"].nunique()),
-                tuple((f"{col}: {reason}", int(n)) for (col, reason), n in reasons.head(3).items()),
+                tuple((f"{key[0]}: {key[1]}", int(n)) for key, n in reasons.head(3).items()),  # type: ignore[index]
             )
         )
         logger.info("loaded %s: %d rows, %d quarantined", path.name, len(frame), reports[-1].rows_quarantined)
@@ -187,7 +191,9 @@ def load_dataset(
     return dataset
 
 
-def _load_table(spec: TableSpec, path: Path, loaded: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _load_table(
+    spec: TableSpec, path: Path, loaded: Mapping[str, pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = read_raw(path)
     frame = raw.frame
     missing = [c for c in spec.columns if c not in frame.columns]
@@ -207,7 +213,9 @@ def _load_table(spec: TableSpec, path: Path, loaded: Mapping[str, pd.DataFrame])
                 "row": [m.row for m in raw.malformed],
                 "column": "*",
                 "value": [m.text for m in raw.malformed],
-                "reason": [f"record has {m.fields} fields, the header has {m.expected}" for m in raw.malformed],
+                "reason": [
+                    f"record has {m.fields} fields, the header has {m.expected}" for m in raw.malformed
+                ],
             }
         )
     ]
@@ -224,8 +232,14 @@ def _load_table(spec: TableSpec, path: Path, loaded: Mapping[str, pd.DataFrame])
     issues.append(_foreign_key_issues(spec, typed, frame, loaded))
 
     # One issue per cell: an unparsable value is not also reported as missing by the schema.
-    table_issues = pd.concat([i for i in issues if len(i)], ignore_index=True) if any(len(i) for i in issues) else _no_issues()
-    table_issues = table_issues.drop_duplicates(["row", "column"]).sort_values(["row", "column"], kind="stable")
+    table_issues = (
+        pd.concat([i for i in issues if len(i)], ignore_index=True)
+        if any(len(i) for i in issues)
+        else _no_issues()
+    )
+    table_issues = table_issues.drop_duplicates(["row", "column"]).sort_values(
+        ["row", "column"], kind="stable"
+    )
     table_issues.insert(0, "table", spec.name)
     keep = ~typed[ROW].isin(table_issues["row"])
     clean = typed.loc[keep, spec.columns].reset_index(drop=True)
@@ -255,8 +269,8 @@ def _refuse_duplicate_keys(spec: TableSpec, path: Path, frame: pd.DataFrame) -> 
     if dup.any():
         rows = frame.loc[keys.index[dup], ROW].head(6).tolist()
         raise DataContractError(
-            f"{path.name}: duplicate primary key ({', '.join(spec.primary_key)}): {int(dup.sum())} rows share "
-            f"a key with another row (e.g. data rows {rows}); each key must appear once."
+            f"{path.name}: duplicate primary key ({', '.join(spec.primary_key)}): {int(dup.sum())} rows "
+            f"share a key with another row (e.g. data rows {rows}); each key must appear once."
         )
 
 
@@ -300,7 +314,11 @@ def _schema_issues(spec: TableSpec, typed: pd.DataFrame, frame: pd.DataFrame) ->
         if target != column:
             continue  # dataframe-level checks list every column of a failing row; report one
         rows = group["index"].astype("int64").drop_duplicates()
-        values = raw_by_row.loc[rows.to_numpy(), target] if target in raw_by_row.columns else pd.Series("", index=rows)
+        values = (
+            raw_by_row.loc[rows.to_numpy(), target]
+            if target in raw_by_row.columns
+            else pd.Series("", index=rows)
+        )
         if reason == _NIP_REASON:
             reasons = values.map(_nip_reason)
             out.append(_issues(rows, target, values, reasons))
@@ -325,7 +343,10 @@ _CHECK_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], .
     (re.compile(r"less_than_or_equal_to\((.*)\)"), lambda m: f"must be <= {m.group(1)}"),
     (re.compile(r"greater_than\((.*)\)"), lambda m: f"must be > {m.group(1)}"),
     (re.compile(r"list_of_jenis_jabatan"), lambda m: "every ';'-separated item must be a jenis_jabatan"),
-    (re.compile(r"list_of_mandatory_conditions"), lambda m: "every ';'-separated item must be a known mandatory_for condition"),
+    (
+        re.compile(r"list_of_mandatory_conditions"),
+        lambda m: "every ';'-separated item must be a known mandatory_for condition",
+    ),
 )
 
 
@@ -369,7 +390,14 @@ def _foreign_key_issues(
         bad = typed[column].notna() & ~typed[column].isin(known)
         if bad.any():
             qualifier = " (or quarantined there)" if len(known) else ""
-            out.append(_issues(typed.loc[bad, ROW], column, frame.set_index(ROW).loc[typed.loc[bad, ROW], column], f"unknown {ref_column}: not in {ref_table}{qualifier}"))
+            out.append(
+                _issues(
+                    typed.loc[bad, ROW],
+                    column,
+                    frame.set_index(ROW).loc[typed.loc[bad, ROW], column],
+                    f"unknown {ref_column}: not in {ref_table}{qualifier}",
+                )
+            )
     return pd.concat(out, ignore_index=True) if out else _no_issues()
 
 

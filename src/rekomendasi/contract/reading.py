@@ -54,7 +54,9 @@ def read_raw(path: Path) -> RawTable:
     frame = frame.copy()
     for column in frame.columns:
         frame[column] = _trim(frame[column])
-    frame.insert(0, ROW, pd.RangeIndex(1, len(frame) + 1) if not malformed else _rows_without(frame, malformed))
+    frame.insert(
+        0, ROW, pd.RangeIndex(1, len(frame) + 1) if not malformed else _rows_without(frame, malformed)
+    )
     return RawTable(frame=frame, malformed=malformed)
 
 
@@ -78,7 +80,9 @@ def _trim(series: pd.Series) -> pd.Series:
 def _read_csv(path: Path) -> tuple[pd.DataFrame, tuple[MalformedRecord, ...]]:
     data = path.read_bytes()
     if not data.strip():
-        raise DataContractError(f"{path.name}: the file is empty; expected a header row and data rows (UTF-8 CSV).")
+        raise DataContractError(
+            f"{path.name}: the file is empty; expected a header row and data rows (UTF-8 CSV)."
+        )
     if data.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 byte-order mark
         data = data[3:]
     try:
@@ -115,7 +119,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, tuple[MalformedRecord, ...]]:
     return table.to_pandas(), ()
 
 
-def _read_csv_slow(path: Path, text: str, header: list[str]) -> tuple[pd.DataFrame, tuple[MalformedRecord, ...]]:
+def _read_csv_slow(
+    path: Path, text: str, header: list[str]
+) -> tuple[pd.DataFrame, tuple[MalformedRecord, ...]]:
     """Record-by-record reading that sets aside records with the wrong number of fields."""
     reader = csv.reader(io.StringIO(text))
     next(reader)
@@ -156,9 +162,17 @@ def _arrow_to_text(column: pa.ChunkedArray) -> pd.Series:
     if pa.types.is_timestamp(kind):
         column = pc.cast(column, pa.date32())
     elif pa.types.is_boolean(kind):
-        return pd.Series(column.to_pandas(), dtype="boolean").map({True: "true", False: "false"}).astype("str")
+        return (
+            pd.Series(column.to_pandas(), dtype="boolean").map({True: "true", False: "false"}).astype("str")
+        )
     elif pa.types.is_floating(kind):
         values = column.to_pandas()
         # Integral floats (an int column with nulls, as pandas writes it) read back as integers.
-        return values.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v)))).astype("str")
+        return values.map(
+            lambda v: (
+                None
+                if pd.isna(v)
+                else (str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v)))
+            )
+        ).astype("str")
     return pd.Series(pc.cast(column, pa.string()).to_pandas(), dtype="str")

@@ -151,7 +151,10 @@ class Skp(_Model):
     @pa.dataframe_check(name="predikat_matrix")
     def _predikat_matches_matrix(cls, df: pd.DataFrame) -> Series[bool]:
         expected = pd.Series(
-            [enums.PREDIKAT_MATRIX.get((h, p)) for h, p in zip(df["hasil_kerja"], df["perilaku_kerja"], strict=True)],
+            [
+                enums.PREDIKAT_MATRIX.get((h, p))
+                for h, p in zip(df["hasil_kerja"], df["perilaku_kerja"], strict=True)
+            ],
             index=df.index,
             dtype=object,
         )

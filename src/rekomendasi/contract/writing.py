@@ -17,7 +17,11 @@ def _to_arrow(frame: pd.DataFrame, fmt: str) -> pa.Table:
         series = frame[column]
         if pd.api.types.is_datetime64_any_dtype(series):
             dates = series.dt.strftime("%Y-%m-%d") if fmt == "csv" else series.dt.date
-            out[column] = pa.array(dates.to_numpy(dtype=object), type=pa.string() if fmt == "csv" else pa.date32(), from_pandas=True)
+            out[column] = pa.array(
+                dates.to_numpy(dtype=object),
+                type=pa.string() if fmt == "csv" else pa.date32(),
+                from_pandas=True,
+            )
         elif series.dtype == object or pd.api.types.is_string_dtype(series):
             out[column] = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
         else:
@@ -50,7 +54,9 @@ def write_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> int:
                 writer = (
                     pq.ParquetWriter(path, table.schema)
                     if fmt == "parquet"
-                    else pacsv.CSVWriter(path, table.schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
+                    else pacsv.CSVWriter(
+                        path, table.schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+                    )
                 )
             writer.write_table(table)
             rows += table.num_rows

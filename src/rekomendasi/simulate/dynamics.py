@@ -55,7 +55,12 @@ def completion_probability(mean_match: np.ndarray, ability: np.ndarray) -> np.nd
 
 
 def pair_benefit(
-    level: np.ndarray, required: np.ndarray, target: np.ndarray, valid: np.ndarray, effect: np.ndarray, ability: np.ndarray
+    level: np.ndarray,
+    required: np.ndarray,
+    target: np.ndarray,
+    valid: np.ndarray,
+    effect: np.ndarray,
+    ability: np.ndarray,
 ) -> np.ndarray:
     """Expected benefit of enrolling: P(complete) x value of the expected gains, summed over targets.
 

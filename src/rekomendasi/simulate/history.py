@@ -19,12 +19,24 @@ from rekomendasi.simulate.people import People
 from rekomendasi.simulate.world import World
 
 _DURATION_DAYS = {
-    "klasikal": (5, 20), "e_learning": (7, 60), "blended": (20, 60), "coaching": (30, 90), "mentoring": (30, 120),
-    "magang": (20, 60), "seminar": (1, 2), "workshop": (2, 5), "belajar_mandiri": (14, 90),
-    "detasering": (30, 90), "benchmarking": (3, 10),
+    "klasikal": (5, 20),
+    "e_learning": (7, 60),
+    "blended": (20, 60),
+    "coaching": (30, 90),
+    "mentoring": (30, 120),
+    "magang": (20, 60),
+    "seminar": (1, 2),
+    "workshop": (2, 5),
+    "belajar_mandiri": (14, 90),
+    "detasering": (30, 90),
+    "benchmarking": (3, 10),
 }
-_MANDATORY_FOR_JENIS = {"pengawas": "new_pengawas", "administrator": "new_administrator",
-                        "jpt_pratama": "new_jpt_pratama", "jpt_madya": "new_jpt_madya"}
+_MANDATORY_FOR_JENIS = {
+    "pengawas": "new_pengawas",
+    "administrator": "new_administrator",
+    "jpt_pratama": "new_jpt_pratama",
+    "jpt_madya": "new_jpt_madya",
+}
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,12 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
     n_entries = len(catalog)
     as_of = pd.Timestamp(config.as_of)
     required = world.required[frame["pos_idx"].to_numpy()]
-    jenis_idx = frame["position_id"].map(dict(zip(world.positions["position_id"], world.positions["jenis_jabatan"], strict=True))).map({j: i for i, j in enumerate(JENIS_JABATAN)}).to_numpy()
+    jenis_idx = (
+        frame["position_id"]
+        .map(dict(zip(world.positions["position_id"], world.positions["jenis_jabatan"], strict=True)))
+        .map({j: i for i, j in enumerate(JENIS_JABATAN)})
+        .to_numpy()
+    )
     eligible_jenis = jenis_eligibility(world)[jenis_idx]
     mandatory = catalog["mandatory_for"].notna().to_numpy()
     province_ok = _province_mask(catalog, frame, rng)
@@ -92,7 +109,10 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
         perceived_gap = np.maximum(required - levels + perception_error, 0.0)
         score = np.full((n, n_entries), -np.inf, dtype=np.float32)
         available = (
-            eligible_jenis & province_ok & ~completed & ~mandatory[None, :]
+            eligible_jenis
+            & province_ok
+            & ~completed
+            & ~mandatory[None, :]
             & _catalog_open(catalog, year, config)[None, :]
             & (entry_dates <= year_end.to_datetime64())[:, None]
         )
@@ -116,7 +136,9 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
         span = np.maximum((year_end.to_datetime64() - earliest).astype("timedelta64[D]").astype(int), 0)
         enrolled = earliest + (rng.random(len(emp_idx)) * (span + 1)).astype("timedelta64[D]")
         regular = pd.DataFrame({"emp": emp_idx, "entry": entry_idx, "enrolled_on": enrolled})
-        in_year = mandatory_events[(mandatory_events["enrolled_on"] >= year_start) & (mandatory_events["enrolled_on"] <= year_end)]
+        in_year = mandatory_events[
+            (mandatory_events["enrolled_on"] >= year_start) & (mandatory_events["enrolled_on"] <= year_end)
+        ]
         events = pd.concat([in_year, regular], ignore_index=True)
         done, gains = _outcomes(events, world, levels, required, ability, rng, as_of, apply=True)
         enrolments.append(done)
@@ -130,10 +152,19 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
     training = pd.concat(enrolments, ignore_index=True)
     training = training.sort_values(["emp", "enrolled_on", "entry"], kind="stable").reset_index(drop=True)
     training = training.drop_duplicates(["emp", "entry", "enrolled_on"])
-    gains = pd.concat(gain_rows, ignore_index=True) if gain_rows else pd.DataFrame(columns=["emp", "entry", "comp", "date", "gain"])
+    gains = (
+        pd.concat(gain_rows, ignore_index=True)
+        if gain_rows
+        else pd.DataFrame(columns=["emp", "entry", "comp", "date", "gain"])
+    )
     # Drift is applied per whole year above; the as-of day closes the last year.
-    return History(training=training, gains=gains, start_levels=start_levels,
-                   final_levels=np.clip(levels, 1.0, 5.0).astype(np.float32), completed=completed)
+    return History(
+        training=training,
+        gains=gains,
+        start_levels=start_levels,
+        final_levels=np.clip(levels, 1.0, 5.0).astype(np.float32),
+        completed=completed,
+    )
 
 
 def _province_mask(catalog: pd.DataFrame, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
@@ -151,18 +182,28 @@ def _catalog_open(catalog: pd.DataFrame, year: int, config: SimConfig) -> np.nda
     return launched & retired_open
 
 
-def _mandatory_events(config: SimConfig, world: World, people: People, rng: np.random.Generator) -> pd.DataFrame:
+def _mandatory_events(
+    config: SimConfig, world: World, people: People, rng: np.random.Generator
+) -> pd.DataFrame:
     """Latsar after entry for PNS; PKP/PKA/PKN after taking a structural post. Some are not yet done."""
     frame = people.frame
     catalog = world.catalog
-    entry_of = {cond: int(np.flatnonzero(catalog["mandatory_for"].to_numpy() == cond)[0]) for cond in
-                ("cpns", "new_pengawas", "new_administrator", "new_jpt_pratama", "new_jpt_madya")}
+    entry_of = {
+        cond: int(np.flatnonzero(catalog["mandatory_for"].to_numpy() == cond)[0])
+        for cond in ("cpns", "new_pengawas", "new_administrator", "new_jpt_pratama", "new_jpt_madya")
+    }
     pns = frame["status"].to_numpy() == "pns"
     latsar_on = frame["entry_date"] + pd.to_timedelta(rng.integers(90, 420, len(frame)), unit="D")
-    rows = [pd.DataFrame({"emp": np.flatnonzero(pns), "entry": entry_of["cpns"], "enrolled_on": latsar_on[pns].to_numpy()})]
+    rows = [
+        pd.DataFrame(
+            {"emp": np.flatnonzero(pns), "entry": entry_of["cpns"], "enrolled_on": latsar_on[pns].to_numpy()}
+        )
+    ]
     for jenis, cond in _MANDATORY_FOR_JENIS.items():
         holders = np.flatnonzero(frame["jenis"].to_numpy() == jenis)
-        start = frame["position_since"].to_numpy()[holders] + (rng.integers(30, 540, len(holders))).astype("timedelta64[D]")
+        start = frame["position_since"].to_numpy()[holders] + (rng.integers(30, 540, len(holders))).astype(
+            "timedelta64[D]"
+        )
         rows.append(pd.DataFrame({"emp": holders, "entry": entry_of[cond], "enrolled_on": start}))
     events = pd.concat(rows, ignore_index=True)
     events["enrolled_on"] = pd.to_datetime(events["enrolled_on"]).dt.normalize()
@@ -192,39 +233,75 @@ def _outcomes(
     target = world.target_levels[entry].astype(np.float64)
     effect = catalog["effect"].to_numpy()[entry]
     gain = dynamics.expected_gain(level, target, valid, effect)
-    match = np.where(valid, dynamics.level_match(level, target), 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    match = np.where(valid, dynamics.level_match(level, target), 0.0).sum(axis=1) / np.maximum(
+        valid.sum(axis=1), 1
+    )
     p_complete = dynamics.completion_probability(match, ability[emp])
     completes = rng.random(m) < p_complete
-    score = np.clip(60 + 14 * match + 10 * ability[emp] + 5 * (np.where(valid, level - target + 1, 0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)) + rng.normal(0, 7, m), 0, 100)
+    score = np.clip(
+        60
+        + 14 * match
+        + 10 * ability[emp]
+        + 5 * (np.where(valid, level - target + 1, 0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1))
+        + rng.normal(0, 7, m),
+        0,
+        100,
+    )
     fails = ~completes & (rng.random(m) < 0.4)
-    lo, hi = zip(*(_DURATION_DAYS[mod] for mod in catalog["modality"].to_numpy()[entry]), strict=True) if m else ((), ())
-    duration = (np.array(lo) + rng.random(m) * (np.array(hi) - np.array(lo) + 1)).astype(int) if m else np.zeros(0, int)
+    lo, hi = (
+        zip(*(_DURATION_DAYS[mod] for mod in catalog["modality"].to_numpy()[entry]), strict=True)
+        if m
+        else ((), ())
+    )
+    duration = (
+        (np.array(lo) + rng.random(m) * (np.array(hi) - np.array(lo) + 1)).astype(int)
+        if m
+        else np.zeros(0, int)
+    )
     jp = catalog["jp"].to_numpy()[entry]
-    duration = np.where(catalog["mandatory_for"].notna().to_numpy()[entry], np.maximum(duration, jp // 6), duration)
+    duration = np.where(
+        catalog["mandatory_for"].notna().to_numpy()[entry], np.maximum(duration, jp // 6), duration
+    )
     enrolled_on = pd.to_datetime(events["enrolled_on"]).to_numpy()
     end = enrolled_on + duration.astype("timedelta64[D]")
     ongoing = end > as_of.to_datetime64()
-    status = np.where(ongoing, "enrolled", np.where(completes, "completed", np.where(fails, "failed", "dropped")))
+    status = np.where(
+        ongoing, "enrolled", np.where(completes, "completed", np.where(fails, "failed", "dropped"))
+    )
     satisfaction = np.clip(np.round(2.6 + 1.8 * match + rng.normal(0, 0.7, m)), 1, 5).astype(int)
-    realised = gain * rng.lognormal(0.0, 0.25, (m, 1)) * np.where(status == "completed", 1.0, np.where(status == "failed", 0.3, 0.0))[:, None]
+    realised = (
+        gain
+        * rng.lognormal(0.0, 0.25, (m, 1))
+        * np.where(status == "completed", 1.0, np.where(status == "failed", 0.3, 0.0))[:, None]
+    )
     finished = status != "enrolled"
-    frame = pd.DataFrame({
-        "emp": emp,
-        "entry": entry,
-        "enrolled_on": enrolled_on,
-        "completed_on": np.where(status == "completed", end, np.datetime64("NaT")),
-        "status": status,
-        "score": np.where(finished & (status != "dropped"), np.round(score, 1), np.nan),
-        "satisfaction": np.where(finished & (rng.random(m) < 0.8), satisfaction, -1),
-        "jp_earned": np.where((status == "completed") & (rng.random(m) < 0.7), jp.astype(float), np.nan),
-    })
+    frame = pd.DataFrame(
+        {
+            "emp": emp,
+            "entry": entry,
+            "enrolled_on": enrolled_on,
+            "completed_on": np.where(status == "completed", end, np.datetime64("NaT")),
+            "status": status,
+            "score": np.where(finished & (status != "dropped"), np.round(score, 1), np.nan),
+            "satisfaction": np.where(finished & (rng.random(m) < 0.8), satisfaction, -1),
+            "jp_earned": np.where((status == "completed") & (rng.random(m) < 0.7), jp.astype(float), np.nan),
+        }
+    )
     gains = pd.DataFrame()
     if apply:
         k_emp = np.repeat(emp[:, None], comp.shape[1], axis=1)
         effective = np.repeat(end[:, None], comp.shape[1], axis=1)
         keep = valid & (realised > 0) & np.repeat(finished[:, None], comp.shape[1], axis=1)
         k_entry = np.repeat(entry[:, None], comp.shape[1], axis=1)
-        gains = pd.DataFrame({"emp": k_emp[keep], "entry": k_entry[keep], "comp": comp[keep], "date": effective[keep], "gain": realised[keep]})
+        gains = pd.DataFrame(
+            {
+                "emp": k_emp[keep],
+                "entry": k_entry[keep],
+                "comp": comp[keep],
+                "date": effective[keep],
+                "gain": realised[keep],
+            }
+        )
     return frame, gains
 
 

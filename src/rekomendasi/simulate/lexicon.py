@@ -43,7 +43,8 @@ def lexicon() -> Lexicon:
     """The Indonesian phrase lexicon (``data/lexicon.yaml``)."""
     raw = _load_yaml("lexicon.yaml")
     phrases = {
-        cid: {kind: tuple(str(p) for p in entry[kind]) for kind in _KINDS} for cid, entry in raw["competencies"].items()
+        cid: {kind: tuple(str(p) for p in entry[kind]) for kind in _KINDS}
+        for cid, entry in raw["competencies"].items()
     }
     fillers = raw["fillers"]
     return Lexicon(

@@ -15,20 +15,63 @@ from rekomendasi.simulate.world import AHLI, SKILL, World
 # Shares of PNS by position type (domain.md, 2021): functional 51%, pelaksana 38%, structural 11% of
 # which pengawas 70%, administrator 22%, JPT 5% (the remaining 3% are counted as pengawas here).
 JENIS_SHARES = {
-    "fungsional": 0.51, "pelaksana": 0.38, "pengawas": 0.11 * 0.73, "administrator": 0.11 * 0.22,
-    "jpt_pratama": 0.11 * 0.05 * 0.85, "jpt_madya": 0.11 * 0.05 * 0.13, "jpt_utama": 0.11 * 0.05 * 0.02,
+    "fungsional": 0.51,
+    "pelaksana": 0.38,
+    "pengawas": 0.11 * 0.73,
+    "administrator": 0.11 * 0.22,
+    "jpt_pratama": 0.11 * 0.05 * 0.85,
+    "jpt_madya": 0.11 * 0.05 * 0.13,
+    "jpt_utama": 0.11 * 0.05 * 0.02,
 }
 # Job family weights by position type: functional staff are mostly teachers and health workers.
 _FAMILY_WEIGHTS_FUNCTIONAL = {
-    "keuangan": 0.04, "pengadaan": 0.02, "kepegawaian": 0.03, "perencanaan": 0.04, "teknologi_informasi": 0.04,
-    "kesehatan": 0.27, "pendidikan": 0.45, "pelayanan_administrasi": 0.03, "hukum": 0.02, "infrastruktur": 0.06,
+    "keuangan": 0.04,
+    "pengadaan": 0.02,
+    "kepegawaian": 0.03,
+    "perencanaan": 0.04,
+    "teknologi_informasi": 0.04,
+    "kesehatan": 0.27,
+    "pendidikan": 0.45,
+    "pelayanan_administrasi": 0.03,
+    "hukum": 0.02,
+    "infrastruktur": 0.06,
 }
 _FAMILY_WEIGHTS_OTHER = {
-    "keuangan": 0.14, "pengadaan": 0.05, "kepegawaian": 0.10, "perencanaan": 0.09, "teknologi_informasi": 0.07,
-    "kesehatan": 0.12, "pendidikan": 0.14, "pelayanan_administrasi": 0.17, "hukum": 0.05, "infrastruktur": 0.07,
+    "keuangan": 0.14,
+    "pengadaan": 0.05,
+    "kepegawaian": 0.10,
+    "perencanaan": 0.09,
+    "teknologi_informasi": 0.07,
+    "kesehatan": 0.12,
+    "pendidikan": 0.14,
+    "pelayanan_administrasi": 0.17,
+    "hukum": 0.05,
+    "infrastruktur": 0.07,
 }
-_EDUCATION_ENTRY_GOLONGAN = {"sd": 0, "smp": 2, "sma": 4, "d1": 4, "d2": 5, "d3": 6, "d4": 8, "s1": 8, "s2": 9, "s3": 10}
-_EDUCATION_ENTRY_GRADE = {"sd": 1, "smp": 3, "sma": 5, "d1": 5, "d2": 6, "d3": 7, "d4": 9, "s1": 9, "s2": 10, "s3": 11}
+_EDUCATION_ENTRY_GOLONGAN = {
+    "sd": 0,
+    "smp": 2,
+    "sma": 4,
+    "d1": 4,
+    "d2": 5,
+    "d3": 6,
+    "d4": 8,
+    "s1": 8,
+    "s2": 9,
+    "s3": 10,
+}
+_EDUCATION_ENTRY_GRADE = {
+    "sd": 1,
+    "smp": 3,
+    "sma": 5,
+    "d1": 5,
+    "d2": 6,
+    "d3": 7,
+    "d4": 9,
+    "s1": 9,
+    "s2": 10,
+    "s3": 11,
+}
 UNIT_SIZE = 40  # staff per simulated work unit
 
 
@@ -92,8 +135,12 @@ def build_people(config: SimConfig, world: World) -> People:
     structural = np.isin(jenis, ["pengawas", "administrator", "jpt_pratama", "jpt_madya", "jpt_utama"])
 
     # PPPK (23% of ASN) hold functional and pelaksana positions only.
-    pppk = (~structural) & (rng.random(n) < 0.23 / 0.89 * np.where(np.isin(family, ["pendidikan", "kesehatan"]), 1.25, 0.8))
-    female_p = np.where(np.isin(family, ["pendidikan", "kesehatan"]), 0.66, np.where(family == "infrastruktur", 0.3, 0.47))
+    pppk = (~structural) & (
+        rng.random(n) < 0.23 / 0.89 * np.where(np.isin(family, ["pendidikan", "kesehatan"]), 1.25, 0.8)
+    )
+    female_p = np.where(
+        np.isin(family, ["pendidikan", "kesehatan"]), 0.66, np.where(family == "infrastruktur", 0.3, 0.47)
+    )
     female_p = np.where(structural, 0.38, female_p)
     female = rng.random(n) < female_p
 
@@ -101,14 +148,22 @@ def build_people(config: SimConfig, world: World) -> People:
     band = rng.choice(4, size=n, p=[0.12, 0.25, 0.30, 0.33])
     age = np.array([20, 31, 41, 51])[band] + rng.random(n) * np.array([11, 10, 10, 7.9])[band]
     age = np.where(structural, np.maximum(age, rng.uniform(35, 56, n)), age)
-    age = np.where(np.isin(jenis, ["jpt_pratama", "jpt_madya", "jpt_utama"]), np.maximum(age, rng.uniform(44, 58, n)), age)
+    age = np.where(
+        np.isin(jenis, ["jpt_pratama", "jpt_madya", "jpt_utama"]),
+        np.maximum(age, rng.uniform(44, 58, n)),
+        age,
+    )
     birth = as_of - pd.to_timedelta((age * 365.25).astype(int), unit="D")
     entry_age = np.clip(rng.normal(26, 3.5, n), 19, 40)
     entry_age = np.minimum(entry_age, age - 0.1)
     entry = birth + pd.to_timedelta((entry_age * 365.25).astype(int), unit="D")
     # PPPK contracts started with the 2019-2024 recruitment rounds.
-    pppk_entry = pd.to_datetime([f"{y}-{m:02d}-01" for y, m in zip(rng.integers(2019, 2025, n), rng.integers(1, 13, n), strict=True)])
-    entry = pd.DatetimeIndex(np.where(pppk & (pppk_entry > birth + pd.Timedelta(days=int(20 * 365.25))), pppk_entry, entry))
+    pppk_entry = pd.to_datetime(
+        [f"{y}-{m:02d}-01" for y, m in zip(rng.integers(2019, 2025, n), rng.integers(1, 13, n), strict=True)]
+    )
+    entry = pd.DatetimeIndex(
+        np.where(pppk & (pppk_entry > birth + pd.Timedelta(days=int(20 * 365.25))), pppk_entry, entry)
+    )
     entry = entry.normalize()
     tenure = (as_of - entry).days.to_numpy() / 365.25
 
@@ -120,13 +175,23 @@ def build_people(config: SimConfig, world: World) -> People:
     prov_names = np.array([p for p, _ in PROVINCES], dtype=object)
     pop = np.array([w for _, w in PROVINCES])
     vertical = central & (rng.random(n) < 0.3)
-    province = np.where(vertical, prov_names[rng.choice(len(prov_names), size=n, p=pop / pop.sum())], province)
+    province = np.where(
+        vertical, prov_names[rng.choice(len(prov_names), size=n, p=pop / pop.sum())], province
+    )
     province = np.where(central & ~vertical, JAKARTA, province)
 
-    frame = pd.DataFrame({
-        "birth": birth, "entry": entry, "female": female, "agency_idx": agency_idx, "family": family,
-        "pos_idx": pos_idx, "jenis": jenis, "pppk": pppk,
-    })
+    frame = pd.DataFrame(
+        {
+            "birth": birth,
+            "entry": entry,
+            "female": female,
+            "agency_idx": agency_idx,
+            "family": family,
+            "pos_idx": pos_idx,
+            "jenis": jenis,
+            "pppk": pppk,
+        }
+    )
     frame["nip"] = _nips(frame, rng)
     frame["instansi_id"] = agencies["instansi_id"].to_numpy()[agency_idx]
     frame["unit_id"] = _units(frame, rng)
@@ -141,9 +206,15 @@ def build_people(config: SimConfig, world: World) -> People:
     frame["active"] = rng.random(n) > 0.02
     # When the employee took the current structural post (drives PKP/PKA/PKN being due).
     years_in_post = np.minimum(rng.exponential(4.0, n), np.maximum(tenure - 3, 0.2))
-    frame["position_since"] = (as_of - pd.to_timedelta((years_in_post * 365.25).astype(int), unit="D")).normalize()
+    frame["position_since"] = (
+        as_of - pd.to_timedelta((years_in_post * 365.25).astype(int), unit="D")
+    ).normalize()
     frame["ability"] = rng.normal(0.0, 0.45, n)
-    frame["service"] = np.isin(family, ["pelayanan_administrasi", "kesehatan"]) & (jenis != "jpt_pratama") & (rng.random(n) < 0.6)
+    frame["service"] = (
+        np.isin(family, ["pelayanan_administrasi", "kesehatan"])
+        & (jenis != "jpt_pratama")
+        & (rng.random(n) < 0.6)
+    )
     frame["tenure"] = tenure
     frame = frame.sort_values("nip", kind="stable").reset_index(drop=True)
 
@@ -166,20 +237,30 @@ def _education(jenis: np.ndarray, pos_id: np.ndarray, rng: np.random.Generator) 
         "pelaksana": (["sd", "smp", "sma", "d3", "s1"], [0.02, 0.03, 0.45, 0.2, 0.3]),
         "struktural": (["s1", "s2", "s3"], [0.45, 0.5, 0.05]),
     }
-    group = np.where(jenis == "fungsional", np.where(skill, "skill", "ahli"), np.where(jenis == "pelaksana", "pelaksana", "struktural"))
+    group = np.where(
+        jenis == "fungsional",
+        np.where(skill, "skill", "ahli"),
+        np.where(jenis == "pelaksana", "pelaksana", "struktural"),
+    )
     for name, (values, probs) in choices.items():
         mask = group == name
         out[mask] = np.array(values, dtype=object)[rng.choice(len(values), size=int(mask.sum()), p=probs)]
     return out
 
 
-def _golongan(education: np.ndarray, tenure: np.ndarray, pppk: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _golongan(
+    education: np.ndarray, tenure: np.ndarray, pppk: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     # Regular promotion every four years, slower into golongan IV (it needs credit points or a
     # structural post): caps by education keep golongan III the largest group, as in the real ASN.
     steps = (tenure / 4.5).astype(int) + (rng.random(len(tenure)) < 0.3)
     entry_pns = np.array([_EDUCATION_ENTRY_GOLONGAN[e] for e in education])
     cap = np.select(
-        [np.isin(education, ["s2", "s3"]), np.isin(education, ["s1", "d4"]), np.isin(education, ["sd", "smp"])],
+        [
+            np.isin(education, ["s2", "s3"]),
+            np.isin(education, ["s1", "d4"]),
+            np.isin(education, ["sd", "smp"]),
+        ],
         [14, 12 - (rng.random(len(tenure)) < 0.6), 7],
         10,
     )
@@ -202,7 +283,9 @@ def _nips(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     nips = prefix + pd.Series(seq, index=frame.index).map("{:03d}".format)
     while nips.duplicated().any():  # rare wrap-around collisions: move to the next free number
         dup = nips.duplicated()
-        nips[dup] = prefix[dup] + pd.Series(rng.integers(1, 1000, int(dup.sum())), index=nips[dup].index).map("{:03d}".format)
+        nips[dup] = prefix[dup] + pd.Series(rng.integers(1, 1000, int(dup.sum())), index=nips[dup].index).map(
+            "{:03d}".format
+        )
     return nips.to_numpy()
 
 

@@ -32,7 +32,12 @@ _ORDER = {
     "training_history": ["nip", "enrolled_on", "training_id"],
     "jp_log": ["nip", "date"],
 }
-_TEXT_COLUMNS = {"behaviour": "feedback", "indicators": "description", "daily_reports": "activity", "feedback": "text"}
+_TEXT_COLUMNS = {
+    "behaviour": "feedback",
+    "indicators": "description",
+    "daily_reports": "activity",
+    "feedback": "text",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +49,9 @@ class SimulationSummary:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def simulate(config: SimConfig, out_dir: Path | str, progress: Callable[[str], None] | None = None) -> SimulationSummary:
+def simulate(
+    config: SimConfig, out_dir: Path | str, progress: Callable[[str], None] | None = None
+) -> SimulationSummary:
     """Simulate a world for ``config`` and write it to ``out_dir`` (created; existing tables replaced).
 
     Args:
@@ -54,20 +61,27 @@ def simulate(config: SimConfig, out_dir: Path | str, progress: Callable[[str], N
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in list(out.glob("*.csv")) + list(out.glob("*.parquet")):
-        if stale.stem in TABLES_BY_NAME:
+    # Replace an earlier world completely, also when the format changes (a table must not exist twice).
+    for stale in [
+        *out.glob("*.csv"),
+        *out.glob("*.parquet"),
+        *out.glob("truth/*.csv"),
+        *out.glob("truth/*.parquet"),
+    ]:
+        if stale.stem in TABLES_BY_NAME or stale.parent.name == "truth":
             stale.unlink()
     seconds: dict[str, float] = {}
     rows: dict[str, int] = {}
-    clock = time.perf_counter()
+    current: list[tuple[str, float]] = []
 
     def stage(name: str) -> None:
-        nonlocal clock
+        """Close the running stage's clock and start ``name``'s."""
         now = time.perf_counter()
-        if seconds or name != "world":
-            seconds[list(seconds)[-1] if seconds else "start"] = round(now - clock, 2)
-        seconds[name] = 0.0
-        clock = now
+        if current:
+            previous, started = current.pop()
+            seconds[previous] = round(now - started, 2)
+        if name != "done":
+            current.append((name, now))
         if progress is not None:
             progress(name)
 
@@ -106,37 +120,59 @@ def simulate(config: SimConfig, out_dir: Path | str, progress: Callable[[str], N
     training = history.training.copy()
     training["nip"] = nip[training["emp"].to_numpy(dtype=np.int64)]
     training["training_id"] = catalog["training_id"].to_numpy()[training["entry"].to_numpy(dtype=np.int64)]
-    training["satisfaction"] = pd.array(np.where(training["satisfaction"] < 0, np.nan, training["satisfaction"]), dtype="Int64")
+    training["satisfaction"] = pd.array(
+        np.where(training["satisfaction"] < 0, np.nan, training["satisfaction"]), dtype="Int64"
+    )
     tables["training_history"] = training
     text_truth = []
-    for name, table in tables.items():
+    for name, unordered in tables.items():
+        table = unordered
         if name in _ORDER:
-            table = table.sort_values(_ORDER[name], kind="stable").reset_index(drop=True)
+            table = unordered.sort_values(_ORDER[name], kind="stable").reset_index(drop=True)
         if name in _TEXT_COLUMNS:
             labelled = np.flatnonzero(table["comp"].to_numpy() >= 0)
-            text_truth.append(pd.DataFrame({
-                "table": name, "row": labelled + 1, "column": _TEXT_COLUMNS[name],
-                "competency_id": np.array(world.competency_ids, dtype=object)[table["comp"].to_numpy()[labelled]],
-            }))
+            text_truth.append(
+                pd.DataFrame(
+                    {
+                        "table": name,
+                        "row": labelled + 1,
+                        "column": _TEXT_COLUMNS[name],
+                        "competency_id": np.array(world.competency_ids, dtype=object)[
+                            table["comp"].to_numpy()[labelled]
+                        ],
+                    }
+                )
+            )
         columns = TABLES_BY_NAME[name].columns
         write_table(table[columns], out / f"{name}{ext}")
         rows[name] = len(table)
     primary = world.catalog_competencies.drop_duplicates("training_id")
-    text_truth.append(pd.DataFrame({
-        "table": "catalog", "row": catalog["training_id"].map({t: i + 1 for i, t in enumerate(catalog["training_id"])}).to_numpy()[
-            catalog["training_id"].isin(primary["training_id"]).to_numpy()],
-        "column": "description", "competency_id": primary.set_index("training_id").reindex(catalog["training_id"])["competency_id"].dropna().to_numpy(),
-    }))
+    text_truth.append(
+        pd.DataFrame(
+            {
+                "table": "catalog",
+                "row": catalog["training_id"]
+                .map({t: i + 1 for i, t in enumerate(catalog["training_id"])})
+                .to_numpy()[catalog["training_id"].isin(primary["training_id"]).to_numpy()],
+                "column": "description",
+                "competency_id": primary.set_index("training_id")
+                .reindex(catalog["training_id"])["competency_id"]
+                .dropna()
+                .to_numpy(),
+            }
+        )
+    )
 
     stage("writing truth")
     truth = out / "truth"
     truth.mkdir(exist_ok=True)
     (truth / "README.md").write_text(TRUTH_README, encoding="utf-8")
     write_table(true_levels(world, people, final_levels), truth / f"true_levels{ext}")
-    rows["truth/benefit"] = write_chunks(benefit_chunks(world, people, history, final_levels), truth / f"benefit{ext}")
+    rows["truth/benefit"] = write_chunks(
+        benefit_chunks(world, people, history, final_levels), truth / f"benefit{ext}"
+    )
     write_table(pd.concat(text_truth, ignore_index=True), truth / f"text_competency{ext}")
     write_table(world.agencies.drop(columns="weight"), truth / f"agencies{ext}")
     write_table(catalog[["training_id", "effect", "popularity"]], truth / f"catalog_effects{ext}")
     stage("done")
-    seconds.pop("done", None)
     return SimulationSummary(out_dir=out, rows=rows, seconds=seconds)

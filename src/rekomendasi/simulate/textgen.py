@@ -29,7 +29,9 @@ class PhrasePool:
         return self.phrases[pick]
 
 
-def decorate(base: np.ndarray, extras: tuple[str, ...], share: float, rng: np.random.Generator, *, prefix: bool) -> np.ndarray:
+def decorate(
+    base: np.ndarray, extras: tuple[str, ...], share: float, rng: np.random.Generator, *, prefix: bool
+) -> np.ndarray:
     """Add a generic filler before (``prefix``) or after each phrase for a ``share`` of rows."""
     if not len(base):
         return base
@@ -40,3 +42,10 @@ def decorate(base: np.ndarray, extras: tuple[str, ...], share: float, rng: np.ra
         lowered = (text.str[:1].str.lower() + text.str[1:]).to_numpy(dtype=object)
         return np.where(use, filler + " " + lowered, base)
     return np.where(use, base + " " + filler, base)
+
+
+def where_present(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Object array holding ``values`` where ``mask`` is True and None (a missing cell) elsewhere."""
+    out = np.asarray(values, dtype=object).copy()
+    out[~np.asarray(mask, dtype=bool)] = None
+    return out

@@ -20,11 +20,14 @@ it exists only to score recommendations and feature estimates against the simula
 
 | file | one row per | columns |
 |---|---|---|
-| true_levels | employee x competency of the employee's position standard | nip, competency_id, required_level, true_level (float in [1, 5], at the as-of date) |
+| true_levels | employee x standard competency | nip, competency_id, required_level, true_level |
 | benefit | employee x active catalogue entry (every pair) | nip, training_id, eligible, benefit |
-| text_competency | free-text row that was generated about one competency | table, row, column, competency_id |
-| agencies | agency | instansi_id, name, kind (central/regional), province, daily_reports, periodic_skp |
-| catalog_effects | catalogue entry | training_id, effect (latent effectiveness), popularity (drives the simulated policy) |
+| text_competency | free-text row generated about one competency | table, row, column, competency_id |
+| agencies | agency | instansi_id, name, kind, province, daily_reports, periodic_skp |
+| catalog_effects | catalogue entry | training_id, effect (latent), popularity (drives the policy) |
+
+true_level is a float in [1, 5] on the as-of date. agencies.kind is central or regional;
+daily_reports and periodic_skp say whether the agency keeps those records.
 
 ## How benefit is defined
 A catalogue entry targets competencies c, each with a target level T. For a person at true level L with
@@ -58,15 +61,19 @@ def true_levels(world: World, people: People, final_levels: np.ndarray) -> pd.Da
     """True levels at the as-of date for each employee's standard competencies."""
     required = world.required[people.frame["pos_idx"].to_numpy()]
     emp, comp = np.nonzero(required > 0)
-    return pd.DataFrame({
-        "nip": people.frame["nip"].to_numpy()[emp],
-        "competency_id": np.array(world.competency_ids, dtype=object)[comp],
-        "required_level": required[emp, comp].astype(int),
-        "true_level": np.round(final_levels[emp, comp], 3),
-    })
+    return pd.DataFrame(
+        {
+            "nip": people.frame["nip"].to_numpy()[emp],
+            "competency_id": np.array(world.competency_ids, dtype=object)[comp],
+            "required_level": required[emp, comp].astype(int),
+            "true_level": np.round(final_levels[emp, comp], 3),
+        }
+    )
 
 
-def benefit_chunks(world: World, people: People, history: History, final_levels: np.ndarray, chunk: int = 5000) -> Iterator[pd.DataFrame]:
+def benefit_chunks(
+    world: World, people: People, history: History, final_levels: np.ndarray, chunk: int = 5000
+) -> Iterator[pd.DataFrame]:
     """Expected benefit of every (employee, active entry) pair, ``chunk`` employees at a time."""
     frame = people.frame
     active = np.flatnonzero(world.catalog["active"].to_numpy())
@@ -92,9 +99,19 @@ def benefit_chunks(world: World, people: People, history: History, final_levels:
         t_rep = np.tile(np.arange(n_active), len(emp))
         level = final_levels[e_rep[:, None], safe[t_rep]].astype(np.float64)
         required = required_all[e_rep[:, None], safe[t_rep]].astype(np.float64)
-        benefit = dynamics.pair_benefit(level, required, target_levels[t_rep], valid[t_rep], effect[t_rep], ability[e_rep])
-        eligible = eligible_jenis[jenis_idx[e_rep], t_rep] & ~history.completed[e_rep, active[t_rep]] & ~enrolled[e_rep, active[t_rep]]
-        yield pd.DataFrame({
-            "nip": frame["nip"].to_numpy()[e_rep], "training_id": training_ids[t_rep],
-            "eligible": eligible, "benefit": np.round(benefit, 5),
-        })
+        benefit = dynamics.pair_benefit(
+            level, required, target_levels[t_rep], valid[t_rep], effect[t_rep], ability[e_rep]
+        )
+        eligible = (
+            eligible_jenis[jenis_idx[e_rep], t_rep]
+            & ~history.completed[e_rep, active[t_rep]]
+            & ~enrolled[e_rep, active[t_rep]]
+        )
+        yield pd.DataFrame(
+            {
+                "nip": frame["nip"].to_numpy()[e_rep],
+                "training_id": training_ids[t_rep],
+                "eligible": eligible,
+                "benefit": np.round(benefit, 5),
+            }
+        )
