@@ -165,6 +165,138 @@ def validate(
     console.print("[green]the data directory follows the contract[/]")
 
 
+def _as_of(value: str | None, default: dt.date | None = None) -> dt.date:
+    if value is None:
+        return default or dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as err:
+        raise typer.BadParameter(f"--as-of must be YYYY-MM-DD, got {value!r}") from err
+
+
+def _snapshot_job(data_dir: Path, as_of: dt.date, embeddings: bool | None, advance: Callable[[str], None]):  # type: ignore[no-untyped-def]
+    """Load, then build the snapshot; returns (dataset, snapshot, seconds per stage)."""
+    from rekomendasi.contract import load_dataset
+    from rekomendasi.features import build_snapshot, load_spec
+    from rekomendasi.text import TextEncoder
+
+    settings = get_settings()
+    seconds: dict[str, float] = {}
+    clock = [("load data", time.perf_counter())]
+
+    def timed(name: str) -> None:
+        now = time.perf_counter()
+        previous, started = clock.pop()
+        seconds[previous] = round(now - started, 1)
+        clock.append((name, now))
+        advance(name)
+
+    advance("load data")
+    dataset = load_dataset(data_dir, max_quarantine_share=settings.max_quarantine_share)
+    spec = load_spec(settings.resolve(settings.features_dir) / "evidence.yaml")
+    use_embeddings = settings.text_embeddings if embeddings is None else embeddings
+    encoder = (
+        TextEncoder(settings.text_model_path, settings.resolve(settings.cache_dir) / "embeddings")
+        if use_embeddings
+        else None
+    )
+    snapshot = build_snapshot(dataset, as_of, spec, encoder, progress=timed)
+    timed("done")
+    return dataset, snapshot, seconds
+
+
+@app.command()
+def features(
+    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Use only evidence dated on or before this day (YYYY-MM-DD; default today)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Snapshot directory to write (default: REKOMENDASI_SNAPSHOT_DIR).")
+    ] = None,
+    embeddings: Annotated[
+        bool | None,
+        typer.Option(
+            "--embeddings/--no-embeddings",
+            help="Use the sentence-transformers model for text (default: REKOMENDASI_TEXT_EMBEDDINGS).",
+        ),
+    ] = None,
+) -> None:
+    """Build the point-in-time snapshot: competency gaps, performance, development status, text profile."""
+    from rekomendasi.features import write_snapshot
+
+    settings = get_settings()
+    data_dir = data or settings.resolve(settings.data_dir)
+    out_dir = out or settings.resolve(settings.snapshot_dir)
+    with _friendly_errors(), _stages(8, f"snapshot of {data_dir}") as advance:
+        _, snapshot, seconds = _snapshot_job(data_dir, _as_of(as_of), embeddings, advance)
+        paths = write_snapshot(snapshot, out_dir)
+    table = Table(title=f"snapshot as of {snapshot.as_of} in {out_dir}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for path in paths[:-1]:
+        table.add_row(path.stem, f"{len(snapshot.table(path.stem)):,}")
+    console.print(table)
+    validation = snapshot.manifest["text_validation"]
+    console.print(
+        "text model (held-out labelled text, top-1): "
+        + ", ".join(
+            f"{k.removeprefix('holdout_top1_')} {v:.3f}"
+            for k, v in validation.items()
+            if k.startswith("holdout")
+        )
+    )
+    console.print("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
+
+
+@app.command("evaluate-features")
+def evaluate_features(
+    data: Annotated[Path, typer.Option(help="A simulated data directory (it must have truth/).")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Snapshot date (default: the latest evidence date in the data).")
+    ] = None,
+    embeddings: Annotated[bool | None, typer.Option("--embeddings/--no-embeddings")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the tables as markdown to this file.")
+    ] = None,
+) -> None:
+    """Judge the snapshot against truth/: estimator vs naive levels, and text-to-competency accuracy."""
+    from rekomendasi.contract import load_dataset
+    from rekomendasi.features.quality import estimation_quality, text_accuracy
+    from rekomendasi.features.textmap import fit_text_model
+
+    with _friendly_errors(), _stages(8, f"snapshot of {data}") as advance:
+        probe = load_dataset(data)
+        default_as_of = probe["skp"]["period"].max() if len(probe["skp"]) else None
+        as_of_date = _as_of(as_of, dt.date(int(str(default_as_of)[:4]), 12, 31) if default_as_of else None)
+        dataset, snapshot, _ = _snapshot_job(data, as_of_date, embeddings, advance)
+        quality = estimation_quality(snapshot, dataset)
+        from rekomendasi.features.spec import load_spec
+        from rekomendasi.text import TextEncoder
+
+        settings = get_settings()
+        spec = load_spec(settings.resolve(settings.features_dir) / "evidence.yaml")
+        use_embeddings = settings.text_embeddings if embeddings is None else embeddings
+        encoder = (
+            TextEncoder(settings.text_model_path, settings.resolve(settings.cache_dir) / "embeddings")
+            if use_embeddings
+            else None
+        )
+        text = text_accuracy(fit_text_model(dataset.tables, spec, encoder), dataset)
+    console.print(f"[bold]competency levels vs truth[/] (as of {as_of_date})")
+    console.print(quality.round(4).to_string(index=False))
+    console.print("[bold]text to competency, untagged generated texts vs truth[/]")
+    console.print(text.round(4).to_string(index=False))
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(
+            f"# Feature quality of {data} as of {as_of_date}\n\n## Competency levels\n\n{quality.round(4).to_markdown(index=False)}\n\n"
+            f"## Text to competency\n\n{text.round(4).to_markdown(index=False)}\n",
+            encoding="utf-8",
+        )
+
+
 def _machine() -> dict[str, object]:
     cpu = platform.processor() or ""
     try:
@@ -256,6 +388,48 @@ def bench_validate(
         "employees": employees,
         "seconds": result["seconds"],
         "peak_rss_gb": result["peak_rss_gb"],
+        "machine": _machine(),
+        "date": dt.date.today().isoformat(),
+        "version": __version__,
+    }
+    console.print_json(json.dumps(line))
+    if record is not None:
+        _append(record, line)
+
+
+@bench_app.command("features")
+def bench_features(
+    data: Annotated[Path, typer.Option(help="Data directory (e.g. one made by bench simulate).")],
+    as_of: Annotated[str, typer.Option(help="Snapshot date.")] = "2025-12-31",
+    out: Annotated[Path, typer.Option(help="Scratch snapshot directory.")] = Path("var/bench-snapshot"),
+    embeddings: Annotated[bool, typer.Option("--embeddings/--no-embeddings")] = True,
+    record: Annotated[
+        Path | None, typer.Option(help="Append the result as a JSON line to this file.")
+    ] = None,
+) -> None:
+    """Time and peak memory of `rekomendasi features` (target: 100k employees < 5 min, < 8 GB)."""
+    args = [
+        "features",
+        "--data",
+        str(data),
+        "--as-of",
+        as_of,
+        "--out",
+        str(out),
+        "--embeddings" if embeddings else "--no-embeddings",
+    ]
+    with _friendly_errors():
+        result = run_measured(args)
+    stages = next(
+        (line for line in str(result["stdout"]).splitlines() if line.startswith("seconds per stage")), ""
+    )
+    line = {
+        "bench": "features",
+        "data": str(data),
+        "embeddings": embeddings,
+        "seconds": result["seconds"],
+        "peak_rss_gb": result["peak_rss_gb"],
+        "stages": stages.removeprefix("seconds per stage: "),
         "machine": _machine(),
         "date": dt.date.today().isoformat(),
         "version": __version__,

@@ -34,6 +34,15 @@ class Settings(BaseSettings):
         default=None,
         description="sentence-transformers model directory; default: the bundled all-MiniLM-L6-v2.",
     )
+    snapshot_dir: Path = Field(
+        default=Path("var/snapshot"), description="Where `features` writes the snapshot."
+    )
+    cache_dir: Path = Field(
+        default=Path("var/cache"), description="Caches (text embeddings by content hash)."
+    )
+    text_embeddings: bool = Field(
+        default=True, description="Use the sentence-transformers model beside the lexical text model."
+    )
     demo_employees: int = Field(default=2000, gt=0, description="Size of the demo world `make run` builds.")
     demo_seed: int = Field(default=42, description="Seed of the demo world.")
 

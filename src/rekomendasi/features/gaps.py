@@ -1,0 +1,270 @@
+"""Competency-gap vectors: every source of evidence combined with its reliability and age.
+
+Each (employee, competency of the position standard) gets a Gaussian estimate of r = level - required:
+a prior for the position, precision-weighted with direct assessments (per-method noise and leniency,
+down-weighted with age) and with indirect sources (indicator attainment, BerAKHLAK ratings, SKP
+ratings, feedback ratings). Each indirect source's measurement model x = c + d * r + noise is
+calibrated on employees who also have a reliable assessment, so its weight is what the agency's own
+data shows it is worth. Completed trainings then raise the estimate, discounted until a later
+assessment confirms them. With no evidence the estimate is the prior, and the uncertainty says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rekomendasi.features.asof import age_years, decay, mapping_frame
+from rekomendasi.features.spec import EvidenceSpec, IndirectSource
+
+SOURCES = ("assessment", "indicators", "behaviour", "skp", "feedback", "training")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Fitted measurement model of one indirect source."""
+
+    source: str
+    intercept: float
+    slope: float
+    noise_sd: float
+    pairs: int
+    calibrated: bool
+
+
+def base_pairs(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """(employee, competency) pairs of each employee's position standard, with required level."""
+    employees = tables["employees"][["nip", "position_id"]]
+    standards = tables["position_standards"]
+    positions = tables["positions"][["position_id", "jenis_jabatan"]]
+    groups = tables["competencies"][["competency_id", "group"]]
+    base = (
+        employees.merge(standards, on="position_id")
+        .merge(positions, on="position_id")
+        .merge(groups, on="competency_id")
+    )
+    base = base.sort_values(["nip", "competency_id"], kind="stable").reset_index(drop=True)
+    base["required_level"] = base["required_level"].astype(float)
+    return base
+
+
+def _aggregate(frame: pd.DataFrame, value: str, weight: str) -> pd.DataFrame:
+    """Weighted mean of ``value`` per (nip, competency_id), with count, weight sum and latest date."""
+    frame = frame.assign(_wx=frame[value] * frame[weight])
+    grouped = frame.groupby(["nip", "competency_id"], sort=True)
+    out = grouped.agg(
+        wx=("_wx", "sum"), w=(weight, "sum"), n=(value, "size"), latest=("date", "max")
+    ).reset_index()
+    out["x"] = out["wx"] / out["w"]
+    return out.drop(columns="wx")
+
+
+def estimate_gaps(
+    tables: Mapping[str, pd.DataFrame],
+    spec: EvidenceSpec,
+    as_of: dt.date,
+    indicator_competency: pd.Series,
+    feedback_competency: pd.Series,
+) -> tuple[pd.DataFrame, list[Calibration]]:
+    """The competency-gap table of the snapshot and the calibrations used.
+
+    Args:
+        tables: the as-of view of the dataset.
+        spec: the evidence model.
+        as_of: the snapshot date.
+        indicator_competency: competency of each row of ``tables['indicators']`` (tagged or inferred).
+        feedback_competency: competency of each row of ``tables['feedback']`` (tagged or inferred; null
+            when the row has neither).
+
+    Returns:
+        One row per (nip, competency_id) of the position standards: required_level, estimated_level,
+        uncertainty (sd, levels), gap (required - estimated; positive = below standard), prior_only,
+        n_<source> evidence counts and latest_evidence_on.
+    """
+    base = base_pairs(tables)
+    key = ["nip", "competency_id"]
+    observations = {
+        "assessment": _assessments(tables["assessments"], base, spec, as_of),
+        "indicators": _indicators(tables["indicators"], indicator_competency, spec, as_of),
+        "behaviour": _behaviour(tables["behaviour"], spec, as_of),
+        "skp": _skp(tables["skp"], base, spec, as_of),
+        "feedback": _feedback(tables["feedback"], feedback_competency, spec, as_of),
+    }
+    frame = base.copy()
+    for source, obs in observations.items():
+        columns = {"x": f"x_{source}", "w": f"w_{source}", "n": f"n_{source}", "latest": f"latest_{source}"}
+        frame = frame.merge(obs.rename(columns=columns), on=key, how="left")
+    frame = frame.merge(_reference(tables["assessments"], base, spec, as_of), on=key, how="left")
+
+    # Prior per (jenis_jabatan, group), calibrated on reliable assessments and shrunk to the default.
+    prior = spec.prior
+    if prior.calibrate:
+        stats = frame.groupby(["jenis_jabatan", "group"])["ref"].agg(["sum", "count"])
+        stats["mu"] = (stats["sum"] + prior.shrinkage * prior.offset) / (stats["count"] + prior.shrinkage)
+        mu = (
+            frame.set_index(["jenis_jabatan", "group"]).index.map(stats["mu"].to_dict()).to_numpy(dtype=float)
+        )
+        mu = np.where(np.isnan(mu), prior.offset, mu)
+    else:
+        mu = np.full(len(frame), prior.offset)
+    precision = np.full(len(frame), 1.0 / prior.sd**2)
+    weighted = mu * precision
+    # Direct assessments: x is already the precision-weighted mean of r, w its precision.
+    has = frame["w_assessment"].notna().to_numpy()
+    precision[has] += frame.loc[has, "w_assessment"].to_numpy()
+    weighted[has] += (frame.loc[has, "x_assessment"] * frame.loc[has, "w_assessment"]).to_numpy()
+    calibrations = []
+    for source, default in spec.indirect.sources.items():
+        cal = _calibrate(source, frame[f"x_{source}"], frame["ref"], default, spec)
+        calibrations.append(cal)
+        x = frame[f"x_{source}"].to_numpy(dtype=float)
+        ok = ~np.isnan(x)
+        r_hat = (x[ok] - cal.intercept) / cal.slope
+        var = (cal.noise_sd / cal.slope) ** 2
+        precision[ok] += 1.0 / var
+        weighted[ok] += r_hat / var
+    r = weighted / precision
+
+    shift, n_training, latest_training = _training_shift(tables, frame, spec)
+    required = frame["required_level"].to_numpy()
+    level = np.clip(required + r, prior.min_level, prior.max_level)
+    target_cap = np.maximum(
+        level, frame.merge(_targets(tables), on=key, how="left")["max_target"].fillna(0).to_numpy()
+    )
+    level = np.clip(np.minimum(level + shift, target_cap), prior.min_level, prior.max_level)
+
+    out = frame[["nip", "competency_id", "required_level"]].copy()
+    out["estimated_level"] = np.round(level, 4)
+    out["uncertainty"] = np.round(1.0 / np.sqrt(precision), 4)
+    out["gap"] = np.round(required - level, 4)
+    counts = {}
+    for source in SOURCES[:-1]:
+        counts[f"n_{source}"] = frame[f"n_{source}"].fillna(0).astype("int64").to_numpy()
+    counts["n_training"] = n_training
+    for name, values in counts.items():
+        out[name] = values
+    out["prior_only"] = sum(counts.values()) == 0
+    latest = pd.concat([frame[f"latest_{s}"] for s in SOURCES[:-1]] + [latest_training], axis=1).max(axis=1)
+    out["latest_evidence_on"] = latest.astype("datetime64[us]")
+    return out, calibrations
+
+
+def _assessments(
+    assessments: pd.DataFrame, base: pd.DataFrame, spec: EvidenceSpec, as_of: dt.date
+) -> pd.DataFrame:
+    rows = assessments.merge(base[["nip", "competency_id", "required_level"]], on=["nip", "competency_id"])
+    methods = spec.assessments.methods
+    sd = rows["method"].map({m: v.sd for m, v in methods.items()}).to_numpy(dtype=float)
+    bias = rows["method"].map({m: v.bias for m, v in methods.items()}).fillna(0).to_numpy(dtype=float)
+    weight = decay(age_years(rows["assessed_on"], as_of), spec.assessments.half_life_years)
+    rows = rows.assign(
+        r=rows["level"].to_numpy() - bias - rows["required_level"].to_numpy(),
+        prec=weight / sd**2,
+        date=rows["assessed_on"],
+    )
+    rows = rows[np.isfinite(rows["prec"])]
+    out = _aggregate(rows, "r", "prec")
+    return out  # x: precision-weighted mean r; w: total precision
+
+
+def _reference(
+    assessments: pd.DataFrame, base: pd.DataFrame, spec: EvidenceSpec, as_of: dt.date
+) -> pd.DataFrame:
+    reliable = assessments[assessments["method"].isin(spec.assessments.reference_methods)]
+    out = _assessments(reliable, base, spec, as_of)
+    return out[["nip", "competency_id", "x"]].rename(columns={"x": "ref"})
+
+
+def _indicators(
+    indicators: pd.DataFrame, competency: pd.Series, spec: EvidenceSpec, as_of: dt.date
+) -> pd.DataFrame:
+    rows = indicators.assign(competency_id=competency.to_numpy())
+    rows = rows[rows["realization"].notna() & rows["competency_id"].notna()]
+    attainment = np.clip(rows["realization"].to_numpy() / rows["target"].to_numpy(), 0.0, 1.5) - 1.0
+    weight = decay(age_years(rows["period_end"], as_of), spec.indirect.sources["indicators"].half_life_years)
+    return _aggregate(rows.assign(x=attainment, w=weight, date=rows["period_end"]), "x", "w")
+
+
+def _behaviour(behaviour: pd.DataFrame, spec: EvidenceSpec, as_of: dt.date) -> pd.DataFrame:
+    mapping = mapping_frame(spec.core_value_competencies, "core_value", "competency_id")
+    rows = behaviour.merge(mapping, on="core_value")
+    score = rows["rating"].map(spec.rating_score).to_numpy(dtype=float)
+    weight = decay(age_years(rows["period_end"], as_of), spec.indirect.sources["behaviour"].half_life_years)
+    return _aggregate(rows.assign(x=score, w=weight, date=rows["period_end"]), "x", "w")
+
+
+def _skp(skp: pd.DataFrame, base: pd.DataFrame, spec: EvidenceSpec, as_of: dt.date) -> pd.DataFrame:
+    weight = decay(age_years(skp["period_end"], as_of), spec.indirect.sources["skp"].half_life_years)
+    parts = []
+    for rating, groups in spec.skp_groups.items():
+        rows = skp.assign(
+            x=skp[rating].map(spec.rating_score).to_numpy(dtype=float), w=weight, date=skp["period_end"]
+        )
+        pairs = base.loc[base["group"].isin(groups), ["nip", "competency_id"]]
+        parts.append(rows[["nip", "x", "w", "date"]].merge(pairs, on="nip"))
+    return _aggregate(pd.concat(parts, ignore_index=True), "x", "w")
+
+
+def _feedback(
+    feedback: pd.DataFrame, competency: pd.Series, spec: EvidenceSpec, as_of: dt.date
+) -> pd.DataFrame:
+    rows = feedback.assign(competency_id=competency.to_numpy())
+    rows = rows[rows["rating"].notna() & rows["competency_id"].notna()]
+    weight = decay(age_years(rows["given_on"], as_of), spec.indirect.sources["feedback"].half_life_years)
+    x = rows["rating"].astype(float).to_numpy() - 3.0
+    return _aggregate(rows.assign(x=x, w=weight, date=rows["given_on"]), "x", "w")
+
+
+def _calibrate(
+    source: str, x: pd.Series, ref: pd.Series, default: IndirectSource, spec: EvidenceSpec
+) -> Calibration:
+    """Fit x = intercept + slope * ref on pairs with both; fall back to the reviewed defaults."""
+    both = x.notna() & ref.notna()
+    pairs = int(both.sum())
+    if pairs >= spec.indirect.min_pairs:
+        xs, rs = x[both].to_numpy(dtype=float), ref[both].to_numpy(dtype=float)
+        slope, intercept = np.polyfit(rs, xs, 1)
+        resid = xs - (intercept + slope * rs)
+        if slope >= spec.indirect.min_slope:
+            return Calibration(
+                source, float(intercept), float(slope), float(max(resid.std(), 1e-3)), pairs, True
+            )
+    return Calibration(source, default.intercept, default.slope, default.noise_sd, pairs, False)
+
+
+def _targets(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    done = tables["training_history"]
+    done = done[done["status"] == "completed"][["nip", "training_id"]]
+    links = done.merge(tables["catalog_competencies"], on="training_id")
+    return (
+        links.groupby(["nip", "competency_id"], as_index=False)["target_level"]
+        .max()
+        .rename(columns={"target_level": "max_target"})
+    )
+
+
+def _training_shift(
+    tables: Mapping[str, pd.DataFrame], frame: pd.DataFrame, spec: EvidenceSpec
+) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """Discounted gain of completed trainings not yet confirmed by a later assessment."""
+    done = tables["training_history"]
+    done = done[done["status"] == "completed"][["nip", "training_id", "completed_on"]]
+    links = done.merge(tables["catalog_competencies"][["training_id", "competency_id"]], on="training_id")
+    links = links.merge(frame[["nip", "competency_id", "latest_assessment"]], on=["nip", "competency_id"])
+    unconfirmed = links["latest_assessment"].isna() | (links["completed_on"] > links["latest_assessment"])
+    links["shift"] = np.where(unconfirmed, spec.trainings.gain * spec.trainings.unconfirmed_discount, 0.0)
+    agg = (
+        links.groupby(["nip", "competency_id"])
+        .agg(shift=("shift", "sum"), n=("shift", "size"), latest=("completed_on", "max"))
+        .reset_index()
+    )
+    merged = frame[["nip", "competency_id"]].merge(agg, on=["nip", "competency_id"], how="left")
+    return (
+        merged["shift"].fillna(0.0).to_numpy(),
+        merged["n"].fillna(0).astype("int64").to_numpy(),
+        merged["latest"],
+    )

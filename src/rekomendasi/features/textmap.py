@@ -1,0 +1,182 @@
+"""Free text to competencies: a character n-gram model and a sentence-transformers model, combined.
+
+Both learn from labelled text the agency already has (indicators and feedback it tagged with a
+competency, catalogue descriptions of entries with known competencies, competency descriptions), so
+the mapping follows each agency's vocabulary. A text about an employee is assigned to one of the
+competencies of that employee's position standard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from rekomendasi.features.spec import EvidenceSpec
+from rekomendasi.text import LexicalClassifier, TextEncoder, centroid_scores
+
+TEMPERATURE = 0.05  # softmax temperature of cosine similarities
+
+
+@dataclass(frozen=True)
+class TextModel:
+    """A fitted text-to-competency model over ``classes``."""
+
+    classes: np.ndarray
+    lexical: LexicalClassifier
+    encoder: TextEncoder | None
+    label_vectors: np.ndarray
+    labels: np.ndarray
+    lexical_weight: float
+    validation: dict[str, float] = field(default_factory=dict)
+    _memo: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def scores(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Per-method and combined [text, class] probabilities for distinct ``texts``, over ``classes``.
+
+        Each distinct text is scored once per model; later calls reuse the result.
+        """
+        new = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if new:
+            fresh = self._score(new)
+            for i, text in enumerate(new):
+                self._memo[text] = {method: probs[i] for method, probs in fresh.items()}
+        if not texts:
+            return {m: np.zeros((0, len(self.classes)), dtype=np.float32) for m in ("lexical", "combined")}
+        methods = self._memo[texts[0]].keys()
+        return {m: np.stack([self._memo[t][m] for t in texts]) for m in methods}
+
+    def _score(self, texts: list[str]) -> dict[str, np.ndarray]:
+        lexical = self._lexical(texts)
+        out = {"lexical": lexical}
+        if self.encoder is not None and len(texts):
+            sims = centroid_scores(self.label_vectors, self.labels, self.encoder.encode(texts), self.classes)
+            out["embedding"] = _softmax(sims / TEMPERATURE).astype(np.float32)
+            out["combined"] = self.lexical_weight * lexical + (1 - self.lexical_weight) * out["embedding"]
+        else:
+            out["combined"] = lexical
+        return out
+
+    def _lexical(self, texts: list[str]) -> np.ndarray:
+        """Lexical probabilities re-indexed to ``classes`` (zero for classes without labelled text)."""
+        probs = self.lexical.predict_proba(texts)
+        full = np.zeros((len(texts), len(self.classes)), dtype=np.float32)
+        index = {c: i for i, c in enumerate(self.classes)}
+        for j, c in enumerate(self.lexical.classes_):
+            full[:, index[c]] = probs[:, j]
+        return full
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - x.max(axis=1, keepdims=True))
+    return np.asarray(z / z.sum(axis=1, keepdims=True))
+
+
+def labelled_texts(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Distinct (text, competency_id) pairs the data itself labels."""
+    indicators = tables["indicators"].dropna(subset=["competency_id"])
+    feedback = tables["feedback"].dropna(subset=["competency_id", "text"])
+    links = tables["catalog_competencies"].sort_values(
+        ["training_id", "target_level"], ascending=[True, False], kind="stable"
+    )
+    primary = links.drop_duplicates("training_id")
+    catalog = tables["catalog"].merge(primary, on="training_id")
+    competencies = tables["competencies"]
+    parts = [
+        pd.DataFrame({"text": indicators["description"], "competency_id": indicators["competency_id"]}),
+        pd.DataFrame({"text": feedback["text"], "competency_id": feedback["competency_id"]}),
+        pd.DataFrame(
+            {
+                "text": catalog["title"] + ". " + catalog["description"].fillna(""),
+                "competency_id": catalog["competency_id"],
+            }
+        ),
+        pd.DataFrame(
+            {
+                "text": competencies["name"] + ". " + competencies["description"].fillna(""),
+                "competency_id": competencies["competency_id"],
+            }
+        ),
+    ]
+    frame = pd.concat(parts, ignore_index=True).astype({"text": "str", "competency_id": "str"})
+    return frame.drop_duplicates("text").sort_values("text", kind="stable").reset_index(drop=True)
+
+
+def fit_text_model(
+    tables: Mapping[str, pd.DataFrame], spec: EvidenceSpec, encoder: TextEncoder | None, seed: int = 0
+) -> TextModel:
+    """Fit both text models on the data's labelled text; measure each on a held-out fifth."""
+    labelled = labelled_texts(tables)
+    classes = np.array(sorted(tables["competencies"]["competency_id"]), dtype=object)
+    rng = np.random.default_rng(seed)
+    holdout = rng.random(len(labelled)) < 0.2
+    validation: dict[str, float] = {"labelled_texts": float(len(labelled))}
+    vectors = (
+        encoder.encode(labelled["text"].tolist()) if encoder is not None else np.zeros((len(labelled), 0))
+    )
+    if holdout.sum() >= 20 and labelled.loc[~holdout, "competency_id"].nunique() > 1:
+        probe = TextModel(
+            classes=classes,
+            lexical=_fit_lexical(labelled[~holdout], spec),
+            encoder=encoder,
+            label_vectors=vectors[~holdout],
+            labels=labelled.loc[~holdout, "competency_id"].to_numpy(),
+            lexical_weight=spec.text.lexical_weight,
+        )
+        truth = labelled.loc[holdout, "competency_id"].to_numpy()
+        for method, probs in probe.scores(labelled.loc[holdout, "text"].tolist()).items():
+            validation[f"holdout_top1_{method}"] = float(np.mean(classes[probs.argmax(axis=1)] == truth))
+    return TextModel(
+        classes=classes,
+        lexical=_fit_lexical(labelled, spec),
+        encoder=encoder,
+        label_vectors=vectors,
+        labels=labelled["competency_id"].to_numpy(),
+        lexical_weight=spec.text.lexical_weight,
+        validation=validation,
+    )
+
+
+def _fit_lexical(labelled: pd.DataFrame, spec: EvidenceSpec) -> LexicalClassifier:
+    model = LexicalClassifier(tuple(spec.text.ngram_range))  # type: ignore[arg-type]
+    return model.fit(labelled["text"].tolist(), labelled["competency_id"].tolist())
+
+
+def assign(
+    model: TextModel,
+    texts: pd.Series,
+    allowed: np.ndarray | None,
+    method: str = "combined",
+    chunk: int = 400_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The competency and confidence of each row's text.
+
+    Args:
+        model: a fitted text model.
+        texts: one text per row (duplicates are scored once).
+        allowed: optional [row, class] mask of competencies a row may take (the employee's standard).
+        method: ``lexical``, ``embedding`` or ``combined``.
+
+    Returns:
+        (competency ids, confidence in [0, 1]) per row.
+    """
+    codes, uniques = pd.factorize(texts.astype("str"), sort=True)
+    probs = model.scores(list(uniques))[method]
+    comp = np.empty(len(texts), dtype=object)
+    conf = np.zeros(len(texts), dtype=np.float32)
+    for start in range(0, len(texts), chunk):
+        part = slice(start, start + chunk)
+        scores = probs[codes[part]]
+        if allowed is not None:
+            masked = scores * allowed[part]
+            # A row whose standard excludes every likely class falls back to the unrestricted scores.
+            empty = masked.sum(axis=1) <= 0
+            scores = np.where(
+                empty[:, None], scores, masked / np.maximum(masked.sum(axis=1, keepdims=True), 1e-12)
+            )
+        best = scores.argmax(axis=1)
+        comp[part] = model.classes[best]
+        conf[part] = scores[np.arange(len(best)), best]
+    return comp, conf
