@@ -1,5 +1,6 @@
 # rekomendasi: the two set-up commands.
-#   make run   set up .venv, build the demo data with the simulator where none is given, validate it
+#   make run   set up .venv, build the demo data with the simulator where none is given, validate it,
+#              build the feature snapshot
 #   make test  set up .venv, then ruff, mypy on src/ and the whole pytest suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,9 +10,11 @@ STAMP := $(VENV)/.installed
 DATA ?= data/demo
 EMPLOYEES ?= 2000
 SEED ?= 42
+AS_OF ?= 2025-12-31
+SNAPSHOT ?= var/snapshot
 TORCH_VERSION := 2.13.0
 
-.PHONY: run test setup lint typecheck pytest bench-simulate clean
+.PHONY: run test setup lint typecheck pytest bench-simulate bench-features clean
 
 setup: $(STAMP)
 
@@ -29,6 +32,7 @@ run: $(STAMP)
 		$(BIN)/rekomendasi simulate --out $(DATA) --employees $(EMPLOYEES) --seed $(SEED); \
 	fi
 	$(BIN)/rekomendasi validate --data $(DATA)
+	$(BIN)/rekomendasi features --data $(DATA) --as-of $(AS_OF) --out $(SNAPSHOT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -44,6 +48,11 @@ test: lint typecheck pytest
 
 bench-simulate: $(STAMP)
 	$(BIN)/rekomendasi bench simulate --employees 100000 --record benchmarks/results.jsonl
+
+bench-features: $(STAMP)
+	test -f data/bench-100k/employees.parquet || $(BIN)/rekomendasi simulate --out data/bench-100k --employees 100000 --seed 7 --format parquet
+	$(BIN)/rekomendasi bench features --data data/bench-100k --no-embeddings --record benchmarks/results.jsonl
+	$(BIN)/rekomendasi bench features --data data/bench-100k --embeddings --record benchmarks/results.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

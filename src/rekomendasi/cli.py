@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,10 @@ from rich.table import Table
 
 from rekomendasi import __version__
 from rekomendasi.errors import RekomendasiError
+
+if TYPE_CHECKING:
+    from rekomendasi.contract import Dataset
+    from rekomendasi.features import Snapshot
 from rekomendasi.settings import get_settings
 
 app = typer.Typer(
@@ -174,7 +178,9 @@ def _as_of(value: str | None, default: dt.date | None = None) -> dt.date:
         raise typer.BadParameter(f"--as-of must be YYYY-MM-DD, got {value!r}") from err
 
 
-def _snapshot_job(data_dir: Path, as_of: dt.date, embeddings: bool | None, advance: Callable[[str], None]):  # type: ignore[no-untyped-def]
+def _snapshot_job(
+    data_dir: Path, as_of: dt.date, embeddings: bool | None, advance: Callable[[str], None]
+) -> tuple[Dataset, Snapshot, dict[str, float]]:
     """Load, then build the snapshot; returns (dataset, snapshot, seconds per stage)."""
     from rekomendasi.contract import load_dataset
     from rekomendasi.features import build_snapshot, load_spec
@@ -291,7 +297,8 @@ def evaluate_features(
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(
-            f"# Feature quality of {data} as of {as_of_date}\n\n## Competency levels\n\n{quality.round(4).to_markdown(index=False)}\n\n"
+            f"# Feature quality of {data} as of {as_of_date}\n\n"
+            f"## Competency levels\n\n{quality.round(4).to_markdown(index=False)}\n\n"
             f"## Text to competency\n\n{text.round(4).to_markdown(index=False)}\n",
             encoding="utf-8",
         )

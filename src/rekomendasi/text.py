@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from rekomendasi.errors import ConfigError
@@ -59,9 +59,11 @@ class TextEncoder:
                 f"{self.model_path}: not a sentence-transformers model directory; "
                 "set REKOMENDASI_TEXT_MODEL_PATH to one (models are never downloaded at run time)."
             )
-        self.model_name = f"{self.model_path.name}-{hashlib.sha256(str(self.model_path.resolve()).encode()).hexdigest()[:8]}"
         if self.model_path == default_model_path():
             self.model_name = "all-MiniLM-L6-v2"
+        else:  # the folder name plus a hash of its location: two models never share a cache
+            where = hashlib.sha256(str(self.model_path.resolve()).encode()).hexdigest()[:8]
+            self.model_name = f"{self.model_path.name}-{where}"
         self.cache_dir = cache_dir / self.model_name if cache_dir is not None else None
         self.batch_size = batch_size
         self._model: Any = None
@@ -150,7 +152,7 @@ class LexicalClassifier:
             analyzer="char_wb", ngram_range=self.ngram_range, sublinear_tf=True, lowercase=True
         )
         matrix = self.vectorizer_.fit_transform(texts)
-        self.model_ = LinearSVC(C=0.5)
+        self.model_ = LinearSVC(C=0.5, random_state=0)  # liblinear shuffles: seed it for determinism
         self.model_.fit(matrix, list(labels))
         self.classes_ = np.asarray(self.model_.classes_)
         return self
@@ -169,7 +171,10 @@ class LexicalClassifier:
 
 
 def centroid_scores(
-    vectors: np.ndarray, labels: Sequence[str], queries: np.ndarray, classes: Sequence[str]
+    vectors: np.ndarray,
+    labels: Sequence[str] | np.ndarray,
+    queries: np.ndarray,
+    classes: Sequence[str] | np.ndarray,
 ) -> np.ndarray:
     """Cosine similarity of each query to each class centroid of unit vectors, [query, class]."""
     frame = pd.DataFrame(vectors)

@@ -240,11 +240,7 @@ def _targets(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     done = tables["training_history"]
     done = done[done["status"] == "completed"][["nip", "training_id"]]
     links = done.merge(tables["catalog_competencies"], on="training_id")
-    return (
-        links.groupby(["nip", "competency_id"], as_index=False)["target_level"]
-        .max()
-        .rename(columns={"target_level": "max_target"})
-    )
+    return links.groupby(["nip", "competency_id"])["target_level"].max().rename("max_target").reset_index()
 
 
 def _training_shift(

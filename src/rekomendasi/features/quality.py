@@ -71,8 +71,9 @@ def estimation_quality(snapshot: Snapshot, dataset: Dataset) -> pd.DataFrame:
                     "estimator": name,
                     "pairs": int(mask.sum()),
                     "mae_level": float(np.mean(np.abs(level[mask] - gaps["true_level"].to_numpy()[mask]))),
+                    # A constant estimate (the naive one for never-assessed staff) has no rank correlation.
                     "spearman_gap": float(spearmanr(est_gap, true_gap).statistic)
-                    if mask.sum() > 2
+                    if np.ptp(est_gap) > 0
                     else float("nan"),
                 }
             )
@@ -107,8 +108,7 @@ def text_accuracy(model: TextModel, dataset: Dataset) -> pd.DataFrame:
         if frame.empty:
             continue
         allowed = _row_masks(frame["nip"], tables, masks, len(model.classes))
-        methods = ["lexical", "embedding", "combined"] if model.encoder is not None else ["lexical"]
-        for method in methods:
+        for method in model.methods:
             for restricted in (False, True):
                 comp, _ = assign(model, frame[column], allowed if restricted else None, method=method)
                 rows.append(

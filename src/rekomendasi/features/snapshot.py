@@ -226,7 +226,8 @@ def read_snapshot(snapshot_dir: Path) -> Snapshot:
     manifest_path = snapshot_dir / "manifest.json"
     if not manifest_path.exists():
         raise ModelNotReady(
-            f"no snapshot in {snapshot_dir}; build one with `rekomendasi features --data DIR --as-of DATE --out {snapshot_dir}`."
+            f"no snapshot in {snapshot_dir}; build one with "
+            f"`rekomendasi features --data DIR --as-of DATE --out {snapshot_dir}`."
         )
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     frames = {name: pd.read_parquet(snapshot_dir / f"{name}.parquet") for name in TABLES}

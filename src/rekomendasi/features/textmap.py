@@ -31,33 +31,37 @@ class TextModel:
     labels: np.ndarray
     lexical_weight: float
     validation: dict[str, float] = field(default_factory=dict)
-    _memo: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
 
-    def scores(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """Per-method and combined [text, class] probabilities for distinct ``texts``, over ``classes``.
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """Methods this model can score with."""
+        return ("lexical", "embedding", "combined") if self.encoder is not None else ("lexical", "combined")
 
-        Each distinct text is scored once per model; later calls reuse the result.
+    def scores(self, texts: list[str], method: str = "combined") -> np.ndarray:
+        """[text, class] probabilities over ``classes`` by ``method`` (lexical, embedding, combined).
+
+        Each distinct text is scored once per method. ``combined`` embeds nothing when the measured
+        lexical weight is 1: the sentence model is paid for only where it adds accuracy.
         """
-        new = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if method == "combined" and (self.encoder is None or self.lexical_weight >= 1.0):
+            method = "lexical"
+        if method == "combined":
+            w = self.lexical_weight
+            return w * self.scores(texts, "lexical") + (1 - w) * self.scores(texts, "embedding")
+        new = [t for t in dict.fromkeys(texts) if (method, t) not in self._memo]
         if new:
-            fresh = self._score(new)
-            for i, text in enumerate(new):
-                self._memo[text] = {method: probs[i] for method, probs in fresh.items()}
+            fresh = self._lexical(new) if method == "lexical" else self._embedding(new)
+            self._memo.update({(method, t): fresh[i] for i, t in enumerate(new)})
         if not texts:
-            return {m: np.zeros((0, len(self.classes)), dtype=np.float32) for m in ("lexical", "combined")}
-        methods = self._memo[texts[0]].keys()
-        return {m: np.stack([self._memo[t][m] for t in texts]) for m in methods}
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        return np.stack([self._memo[(method, t)] for t in texts])
 
-    def _score(self, texts: list[str]) -> dict[str, np.ndarray]:
-        lexical = self._lexical(texts)
-        out = {"lexical": lexical}
-        if self.encoder is not None and len(texts):
-            sims = centroid_scores(self.label_vectors, self.labels, self.encoder.encode(texts), self.classes)
-            out["embedding"] = _softmax(sims / TEMPERATURE).astype(np.float32)
-            out["combined"] = self.lexical_weight * lexical + (1 - self.lexical_weight) * out["embedding"]
-        else:
-            out["combined"] = lexical
-        return out
+    def _embedding(self, texts: list[str]) -> np.ndarray:
+        if self.encoder is None:
+            raise ValueError("this text model has no sentence encoder")
+        sims = centroid_scores(self.label_vectors, self.labels, self.encoder.encode(texts), self.classes)
+        return _softmax(sims / TEMPERATURE).astype(np.float32)
 
     def _lexical(self, texts: list[str]) -> np.ndarray:
         """Lexical probabilities re-indexed to ``classes`` (zero for classes without labelled text)."""
@@ -104,10 +108,18 @@ def labelled_texts(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return frame.drop_duplicates("text").sort_values("text", kind="stable").reset_index(drop=True)
 
 
+WEIGHT_GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # lexical weights tried; ties go to the lexical side
+
+
 def fit_text_model(
     tables: Mapping[str, pd.DataFrame], spec: EvidenceSpec, encoder: TextEncoder | None, seed: int = 0
 ) -> TextModel:
-    """Fit both text models on the data's labelled text; measure each on a held-out fifth."""
+    """Fit both text models on the data's labelled text and choose how to combine them.
+
+    A fifth of the labelled text is held out: each model's top-1 accuracy is measured there, and the
+    lexical weight of the combination is the one of :data:`WEIGHT_GRID` that scores best (the spec's
+    ``text.lexical_weight`` when there is too little labelled text to measure).
+    """
     labelled = labelled_texts(tables)
     classes = np.array(sorted(tables["competencies"]["competency_id"]), dtype=object)
     rng = np.random.default_rng(seed)
@@ -116,6 +128,7 @@ def fit_text_model(
     vectors = (
         encoder.encode(labelled["text"].tolist()) if encoder is not None else np.zeros((len(labelled), 0))
     )
+    weight = spec.text.lexical_weight
     if holdout.sum() >= 20 and labelled.loc[~holdout, "competency_id"].nunique() > 1:
         probe = TextModel(
             classes=classes,
@@ -123,18 +136,38 @@ def fit_text_model(
             encoder=encoder,
             label_vectors=vectors[~holdout],
             labels=labelled.loc[~holdout, "competency_id"].to_numpy(),
-            lexical_weight=spec.text.lexical_weight,
+            lexical_weight=1.0,
         )
         truth = labelled.loc[holdout, "competency_id"].to_numpy()
-        for method, probs in probe.scores(labelled.loc[holdout, "text"].tolist()).items():
-            validation[f"holdout_top1_{method}"] = float(np.mean(classes[probs.argmax(axis=1)] == truth))
+        held_out = labelled.loc[holdout, "text"].tolist()
+        scores = {m: probe.scores(held_out, m) for m in probe.methods if m != "combined"}
+        for method in ("lexical", "embedding"):
+            if method in scores:
+                validation[f"holdout_top1_{method}"] = float(
+                    np.mean(classes[scores[method].argmax(axis=1)] == truth)
+                )
+        if "embedding" in scores:
+            accuracy = {
+                w: float(
+                    np.mean(
+                        classes[(w * scores["lexical"] + (1 - w) * scores["embedding"]).argmax(axis=1)]
+                        == truth
+                    )
+                )
+                for w in WEIGHT_GRID
+            }
+            weight = max(WEIGHT_GRID, key=lambda w: (accuracy[w], w))
+        validation["holdout_top1_combined"] = (
+            accuracy[weight] if "embedding" in scores else validation["holdout_top1_lexical"]
+        )
+    validation["lexical_weight"] = weight
     return TextModel(
         classes=classes,
         lexical=_fit_lexical(labelled, spec),
         encoder=encoder,
         label_vectors=vectors,
         labels=labelled["competency_id"].to_numpy(),
-        lexical_weight=spec.text.lexical_weight,
+        lexical_weight=weight,
         validation=validation,
     )
 
@@ -163,7 +196,7 @@ def assign(
         (competency ids, confidence in [0, 1]) per row.
     """
     codes, uniques = pd.factorize(texts.astype("str"), sort=True)
-    probs = model.scores(list(uniques))[method]
+    probs = model.scores(list(uniques), method)
     comp = np.empty(len(texts), dtype=object)
     conf = np.zeros(len(texts), dtype=np.float32)
     for start in range(0, len(texts), chunk):
