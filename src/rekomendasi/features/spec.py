@@ -78,6 +78,7 @@ class TalentGrid(_Strict):
 class Text(_Strict):
     ngram_range: tuple[int, int]
     lexical_weight: float = Field(ge=0, le=1)
+    min_gain: float = Field(default=0.005, ge=0, le=1)
     restrict_to_standard: bool = True
 
 

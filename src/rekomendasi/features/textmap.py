@@ -117,8 +117,9 @@ def fit_text_model(
     """Fit both text models on the data's labelled text and choose how to combine them.
 
     A fifth of the labelled text is held out: each model's top-1 accuracy is measured there, and the
-    lexical weight of the combination is the one of :data:`WEIGHT_GRID` that scores best (the spec's
-    ``text.lexical_weight`` when there is too little labelled text to measure).
+    lexical weight of the combination is the one of :data:`WEIGHT_GRID` that scores best, provided it
+    beats the lexical model alone by ``text.min_gain``; otherwise 1 (the spec's ``text.lexical_weight``
+    when there is too little labelled text to measure).
     """
     labelled = labelled_texts(tables)
     classes = np.array(sorted(tables["competencies"]["competency_id"]), dtype=object)
@@ -128,7 +129,7 @@ def fit_text_model(
     vectors = (
         encoder.encode(labelled["text"].tolist()) if encoder is not None else np.zeros((len(labelled), 0))
     )
-    weight = spec.text.lexical_weight
+    weight = spec.text.lexical_weight if encoder is not None else 1.0
     if holdout.sum() >= 20 and labelled.loc[~holdout, "competency_id"].nunique() > 1:
         probe = TextModel(
             classes=classes,
@@ -156,7 +157,9 @@ def fit_text_model(
                 )
                 for w in WEIGHT_GRID
             }
-            weight = max(WEIGHT_GRID, key=lambda w: (accuracy[w], w))
+            best = max(WEIGHT_GRID, key=lambda w: (accuracy[w], w))
+            # Move away from the lexical model alone only for a real gain, not one lucky text.
+            weight = best if accuracy[best] >= accuracy[1.0] + spec.text.min_gain else 1.0
         validation["holdout_top1_combined"] = (
             accuracy[weight] if "embedding" in scores else validation["holdout_top1_lexical"]
         )
