@@ -90,3 +90,15 @@ def test_simulate_rejects_bad_options(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
     result = runner.invoke(app, ["simulate", "--out", str(tmp_path), "--employees", "0"])
     assert result.exit_code == 2
+
+
+def test_bench_simulate_records_time_memory_and_machine(tmp_path: Path) -> None:
+    import json
+
+    record = tmp_path / "results.jsonl"
+    args = ["bench", "simulate", "--employees", "50", "--out", str(tmp_path / "w"), "--record", str(record)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    line = json.loads(record.read_text().splitlines()[-1])
+    assert line["bench"] == "simulate" and line["employees"] == 50
+    assert line["seconds"] > 0 and line["peak_rss_gb"] > 0 and line["machine"]["cores"] >= 1

@@ -360,20 +360,8 @@ def bench_simulate(
                 fmt,
             ]
         )
-    line = {
-        "bench": "simulate",
-        "employees": employees,
-        "format": fmt,
-        "seconds": result["seconds"],
-        "peak_rss_gb": result["peak_rss_gb"],
-        "machine": _machine(),
-        "date": dt.date.today().isoformat(),
-        "version": __version__,
-    }
     console.print(str(result["stdout"]).strip().splitlines()[-1])
-    console.print_json(json.dumps(line))
-    if record is not None:
-        _append(record, line)
+    _report_bench("simulate", result, record, employees=employees, format=fmt)
 
 
 @bench_app.command("validate")
@@ -389,19 +377,7 @@ def bench_validate(
     employees = (
         sum(1 for _ in (data / "employees.csv").open()) - 1 if (data / "employees.csv").exists() else None
     )
-    line = {
-        "bench": "validate",
-        "data": str(data),
-        "employees": employees,
-        "seconds": result["seconds"],
-        "peak_rss_gb": result["peak_rss_gb"],
-        "machine": _machine(),
-        "date": dt.date.today().isoformat(),
-        "version": __version__,
-    }
-    console.print_json(json.dumps(line))
-    if record is not None:
-        _append(record, line)
+    _report_bench("validate", result, record, data=str(data), employees=employees)
 
 
 @bench_app.command("features")
@@ -430,23 +406,30 @@ def bench_features(
     stages = next(
         (line for line in str(result["stdout"]).splitlines() if line.startswith("seconds per stage")), ""
     )
+    _report_bench(
+        "features",
+        result,
+        record,
+        data=str(data),
+        embeddings=embeddings,
+        stages=stages.removeprefix("seconds per stage: "),
+    )
+
+
+def _report_bench(name: str, result: dict[str, object], record: Path | None, **fields: object) -> None:
+    """Print one benchmark result with the machine it ran on; append it to ``record`` as a JSON line."""
     line = {
-        "bench": "features",
-        "data": str(data),
-        "embeddings": embeddings,
+        "bench": name,
+        **fields,
         "seconds": result["seconds"],
         "peak_rss_gb": result["peak_rss_gb"],
-        "stages": stages.removeprefix("seconds per stage: "),
         "machine": _machine(),
         "date": dt.date.today().isoformat(),
         "version": __version__,
     }
     console.print_json(json.dumps(line))
-    if record is not None:
-        _append(record, line)
-
-
-def _append(record: Path, line: dict[str, object]) -> None:
+    if record is None:
+        return
     record.parent.mkdir(parents=True, exist_ok=True)
     with record.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(line) + "\n")
