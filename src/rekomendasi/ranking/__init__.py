@@ -1,0 +1,23 @@
+"""Ranking: metrics of recommendation lists and the LambdaRank estimator (issue #4, in progress)."""
+
+from rekomendasi.ranking.metrics import (
+    bootstrap_ci,
+    catalog_coverage,
+    intra_list_diversity,
+    map_at_k,
+    ndcg_at_k,
+    oracle_top_k,
+    recall_at_k,
+)
+from rekomendasi.ranking.ranker import LambdaRanker
+
+__all__ = [
+    "LambdaRanker",
+    "bootstrap_ci",
+    "catalog_coverage",
+    "intra_list_diversity",
+    "map_at_k",
+    "ndcg_at_k",
+    "oracle_top_k",
+    "recall_at_k",
+]

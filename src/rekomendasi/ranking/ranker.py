@@ -1,0 +1,188 @@
+"""LightGBM LambdaRank as a scikit-learn-style estimator that works on any learning-to-rank data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+
+class LambdaRanker(BaseEstimator):
+    """Gradient-boosted LambdaRank with early stopping on held-out *queries*.
+
+    Rows of one query are never split between training and validation, so early stopping measures
+    generalisation to new queries (employees), not to new rows of known ones.
+
+    Args:
+        n_estimators: maximum boosting rounds.
+        learning_rate: shrinkage per round.
+        num_leaves: leaves per tree.
+        min_child_samples: minimum rows per leaf.
+        subsample: row subsampling per round, in (0, 1].
+        colsample_bytree: feature subsampling per tree, in (0, 1].
+        reg_lambda: L2 regularisation.
+        eval_at: k of the NDCG@k that early stopping watches.
+        early_stopping_rounds: stop after this many rounds without improvement (0 disables).
+        validation_fraction: share of queries held out for early stopping when no eval set is given.
+        random_state: seed of the split and of LightGBM.
+        n_jobs: threads.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 500,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 20,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        eval_at: int = 10,
+        early_stopping_rounds: int = 50,
+        validation_fraction: float = 0.2,
+        random_state: int = 0,
+        n_jobs: int = 2,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.eval_at = eval_at
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "objective": "lambdarank",
+            "metric": "ndcg",
+            "eval_at": [self.eval_at],
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "bagging_fraction": self.subsample,
+            "bagging_freq": 1 if self.subsample < 1 else 0,
+            "feature_fraction": self.colsample_bytree,
+            "lambda_l2": self.reg_lambda,
+            "seed": self.random_state,
+            "deterministic": True,
+            "num_threads": self.n_jobs,
+            "verbosity": -1,
+        }
+
+    def fit(
+        self,
+        X: pd.DataFrame | np.ndarray,
+        y: np.ndarray | pd.Series,
+        qid: np.ndarray | pd.Series,
+        eval_set: tuple[Any, Any, Any] | None = None,
+    ) -> LambdaRanker:
+        """Fit on rows ``X`` with integer relevance grades ``y`` (>= 0) and query ids ``qid``.
+
+        Args:
+            X: features, one row per (query, item).
+            y: relevance grade per row, whole numbers in [0, 30].
+            qid: query id per row; rows need not be sorted.
+            eval_set: optional (X, y, qid) for early stopping; otherwise ``validation_fraction`` of the
+                queries is held out.
+
+        Raises:
+            ValueError: labels are not whole numbers in [0, 30], or lengths differ.
+        """
+        frame = (
+            X
+            if isinstance(X, pd.DataFrame)
+            else pd.DataFrame(np.asarray(X), columns=[f"x{i}" for i in range(np.asarray(X).shape[1])])
+        )
+        labels = np.asarray(y, dtype=float)
+        queries = np.asarray(qid)
+        if not (len(frame) == len(labels) == len(queries)):
+            raise ValueError(
+                f"X, y and qid must have the same length, got {len(frame)}, {len(labels)}, {len(queries)}"
+            )
+        if len(labels) and (np.any(labels < 0) or np.any(labels > 30) or np.any(labels % 1 != 0)):
+            raise ValueError("LambdaRank needs relevance grades that are whole numbers in [0, 30]")
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        if eval_set is None and self.early_stopping_rounds and self.validation_fraction > 0:
+            unique = np.unique(queries)
+            rng = np.random.default_rng(self.random_state)
+            held = rng.random(len(unique)) < self.validation_fraction
+            if 0 < held.sum() < len(unique):
+                self.validation_queries_ = unique[held]
+                mask = np.isin(queries, self.validation_queries_)
+                eval_set = (frame[mask], labels[mask], queries[mask])
+                frame, labels, queries = frame[~mask], labels[~mask], queries[~mask]
+        train = _dataset(frame, labels, queries)
+        valid_sets, callbacks = [], []
+        self.evals_result_: dict[str, Any] = {}
+        if eval_set is not None:
+            ex, ey, eq = eval_set
+            ex = (
+                ex
+                if isinstance(ex, pd.DataFrame)
+                else pd.DataFrame(np.asarray(ex), columns=list(self.feature_names_in_))
+            )
+            valid_sets.append(_dataset(ex, np.asarray(ey, dtype=float), np.asarray(eq), reference=train))
+            callbacks.append(lgb.record_evaluation(self.evals_result_))
+            if self.early_stopping_rounds:
+                callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        self.booster_ = lgb.train(
+            self._params(),
+            train,
+            num_boost_round=self.n_estimators,
+            valid_sets=valid_sets,
+            valid_names=["validation"] * len(valid_sets),
+            callbacks=callbacks,
+        )
+        self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
+        return self
+
+    def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Scores, higher is better; comparable within a query."""
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("This LambdaRanker is not fitted yet; call fit(X, y, qid) first.")
+        width = X.shape[1] if isinstance(X, pd.DataFrame) else np.asarray(X).shape[1]
+        if width != self.n_features_in_:
+            raise ValueError(f"X has {width} features, the ranker was fitted with {self.n_features_in_}")
+        frame = (
+            X
+            if isinstance(X, pd.DataFrame)
+            else pd.DataFrame(np.asarray(X), columns=list(self.feature_names_in_))
+        )
+        return np.asarray(
+            self.booster_.predict(frame[list(self.feature_names_in_)], num_iteration=self.best_iteration_)
+        )
+
+    @property
+    def feature_importances_(self) -> pd.Series:
+        """Total gain of each feature's splits, sorted, highest first."""
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("This LambdaRanker is not fitted yet.")
+        gain = self.booster_.feature_importance(importance_type="gain", iteration=self.best_iteration_)
+        return pd.Series(gain, index=self.feature_names_in_).sort_values(ascending=False)
+
+
+def _dataset(
+    frame: pd.DataFrame, labels: np.ndarray, queries: np.ndarray, reference: lgb.Dataset | None = None
+) -> lgb.Dataset:
+    """A LightGBM dataset with rows grouped by query (LightGBM needs each query's rows contiguous)."""
+    order = np.argsort(queries, kind="stable")
+    sorted_q = queries[order]
+    _, sizes = np.unique(sorted_q, return_counts=True)
+    # np.unique sorts query ids, matching the sorted order of the rows.
+    return lgb.Dataset(
+        frame.iloc[order].reset_index(drop=True),
+        label=labels[order],
+        group=sizes,
+        reference=reference,
+        free_raw_data=False,
+    )
