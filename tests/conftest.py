@@ -9,7 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rekomendasi.contract import Dataset, load_dataset
+from rekomendasi.features import EvidenceSpec, load_spec
 from rekomendasi.simulate import SimConfig, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +30,25 @@ def world_copy(tiny_world: Path, tmp_path: Path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(tiny_world, target, ignore=shutil.ignore_patterns("truth"))
     return target
+
+
+@pytest.fixture(scope="session")
+def spec() -> EvidenceSpec:
+    """The reviewed evidence spec of the repository."""
+    return load_spec(ROOT / "features" / "evidence.yaml")
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid 300-employee simulated data directory (CSV) with truth/. Read-only."""
+    out = tmp_path_factory.mktemp("small") / "data"
+    simulate(SimConfig(employees=300, seed=21), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_dataset(small_world: Path) -> Dataset:
+    return load_dataset(small_world)
 
 
 def read_text_table(path: Path) -> pd.DataFrame:
