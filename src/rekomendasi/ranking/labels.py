@@ -1,0 +1,119 @@
+"""Training examples from observed outcomes, split by time so no label comes from after its cut-off.
+
+For each calendar year Y of the history, the employees' enrolments in Y are the items; features come
+from the snapshot at the end of Y-1 (what a planner knew when choosing), and the label from what
+happened: 0 if the course was not completed; otherwise 1, 2 or 3 as the estimated level of the
+competencies it targets rose by the end of Y (from evidence only: the training bonus of the evidence
+model is switched off, so completion alone cannot raise the label). Queries group the enrolments of
+one position in one year, so the ranker learns which (person, course) traits predict real progress.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rekomendasi.candidates import build_matrices
+from rekomendasi.contract import Dataset
+from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot
+from rekomendasi.ranking.pairs import pair_features
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Rows of (employee, entry) with features, a graded label and a query id."""
+
+    features: pd.DataFrame
+    label: np.ndarray
+    qid: np.ndarray
+    year: np.ndarray
+    nip: np.ndarray
+    improvement: np.ndarray
+
+
+def outcome_examples(
+    dataset: Dataset,
+    spec: EvidenceSpec,
+    years: list[int],
+    snapshots: dict[int, Snapshot] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Examples:
+    """Examples of enrolments in ``years`` (each needs snapshots at the ends of Y-1 and Y).
+
+    Args:
+        snapshots: year -> snapshot as of 31 December of that year, built with ``spec``; missing ones
+            are built here.
+    """
+    snapshots = dict(snapshots or {})
+    no_bonus = spec.model_copy(update={"trainings": spec.trainings.model_copy(update={"gain": 0.0})})
+    parts = []
+    for year in years:
+        for y in (year - 1, year):
+            if y not in snapshots:
+                if progress is not None:
+                    progress(f"snapshot {y}-12-31")
+                snapshots[y] = build_snapshot(dataset, dt.date(y, 12, 31), spec, encoder=None)
+        before = snapshots[year - 1]
+        after = build_snapshot(dataset, dt.date(year, 12, 31), no_bonus, encoder=None)
+        parts.append(_year_examples(dataset, before, after, year))
+    frame = pd.concat(parts, ignore_index=True)
+    return Examples(
+        features=frame.drop(columns=["label", "qid", "year", "nip", "improvement"]),
+        label=frame["label"].to_numpy(dtype=int),
+        qid=frame["qid"].to_numpy(),
+        year=frame["year"].to_numpy(dtype=int),
+        nip=frame["nip"].to_numpy(),
+        improvement=frame["improvement"].to_numpy(dtype=float),
+    )
+
+
+def _year_examples(dataset: Dataset, before: Snapshot, after: Snapshot, year: int) -> pd.DataFrame:
+    history = dataset["training_history"]
+    start, end = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
+    taken = history[(history["enrolled_on"] >= start) & (history["enrolled_on"] <= end)]
+    m = build_matrices(dataset, before)
+    n_index = {n: i for i, n in enumerate(m.nips)}
+    t_index = {t: i for i, t in enumerate(m.entries["training_id"])}
+    taken = taken[taken["nip"].isin(n_index) & taken["training_id"].isin(t_index)].drop_duplicates(
+        ["nip", "training_id"]
+    )
+    pairs = pd.DataFrame(
+        {"emp": taken["nip"].map(n_index).to_numpy(), "entry": taken["training_id"].map(t_index).to_numpy()}
+    )
+    features = pair_features(m, pairs, dataset, before).reset_index(drop=True)
+
+    key = ["nip", "competency_id"]
+    change = after.competency_gaps[[*key, "estimated_level"]].merge(
+        before.competency_gaps[[*key, "estimated_level"]], on=key, suffixes=("_after", "_before")
+    )
+    change["delta"] = change["estimated_level_after"] - change["estimated_level_before"]
+    links = dataset["catalog_competencies"][["training_id", "competency_id"]]
+    targeted = (
+        taken[["nip", "training_id"]]
+        .merge(links, on="training_id")
+        .merge(change[[*key, "delta"]], on=key, how="left")
+    )
+    improvement = targeted.groupby(["nip", "training_id"])["delta"].mean()
+    taken = taken.assign(
+        improvement=pd.MultiIndex.from_frame(taken[["nip", "training_id"]])
+        .map(improvement.to_dict())
+        .to_numpy(dtype=float)
+    )
+    completed = (taken["status"] == "completed") & (taken["completed_on"] <= end)
+    gain = np.nan_to_num(taken["improvement"].to_numpy(), nan=0.0)
+    if completed.any():
+        q50, q80 = np.quantile(gain[completed.to_numpy()], [0.5, 0.8])
+    else:
+        q50 = q80 = 0.0
+    label = np.where(completed, 1 + (gain > q50) + (gain > q80), 0)
+    position = taken["nip"].map(dataset["employees"].set_index("nip")["position_id"])
+    features["label"] = label
+    features["qid"] = (position.astype(str) + f"|{year}").to_numpy()
+    features["year"] = year
+    features["nip"] = taken["nip"].to_numpy()
+    features["improvement"] = gain
+    return features
