@@ -304,6 +304,58 @@ def evaluate_features(
         )
 
 
+@app.command()
+def evaluate(
+    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Evaluation date (YYYY-MM-DD; default 31 December of the latest SKP year)."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the tables as markdown to this file.")
+    ] = None,
+) -> None:
+    """Train the ranker on outcomes (time split) and compare it with the baselines on held-out employees.
+
+    In a simulated world (with truth/) the table adds the oracle and truth-graded metrics; on real data it
+    shows what needs no truth (coverage, diversity).
+    """
+    from rekomendasi.contract import load_dataset
+    from rekomendasi.features import load_spec
+    from rekomendasi.ranking.train import evaluate_ranker, fit_ranker, load_train_config
+
+    settings = get_settings()
+    data_dir = data or settings.resolve(settings.data_dir)
+    with _friendly_errors(), _stages(7, f"training on {data_dir}") as advance:
+        advance("load data")
+        dataset = load_dataset(data_dir, max_quarantine_share=settings.max_quarantine_share)
+        spec = load_spec(settings.resolve(settings.features_dir) / "evidence.yaml")
+        config = load_train_config(settings.resolve(settings.training_dir) / "train.yaml")
+        latest = dataset["skp"]["period"].str[:4].astype(int).max() if len(dataset["skp"]) else None
+        as_of_date = _as_of(as_of, dt.date(int(latest), 12, 31) if latest else None)
+        fit = fit_ranker(dataset, spec, config, as_of_date, progress=advance)
+        advance("evaluate")
+        tables = evaluate_ranker(dataset, fit, config)
+    console.print(
+        f"trained on enrolments of {fit.train_years}, early-stopped on {fit.validation_year} "
+        f"({fit.examples['train']:,} / {fit.examples['validation']:,} examples, "
+        f"{fit.model.best_iteration_} trees, "
+        f"validation NDCG@{config.ranker.eval_at} {fit.validation_ndcg:.3f}); "
+        f"evaluated on {len(fit.holdout):,} held-out employees as of {as_of_date}"
+    )
+    for name, table in tables.items():
+        console.print(f"[bold]{name}[/]")
+        console.print(table.round(4).to_string(index=False))
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        body = "\n\n".join(
+            f"## {name}\n\n{table.round(4).to_markdown(index=False)}" for name, table in tables.items()
+        )
+        report.write_text(
+            f"# Ranker evaluation of {data_dir} as of {as_of_date}\n\n{body}\n", encoding="utf-8"
+        )
+
+
 def _machine() -> dict[str, object]:
     cpu = platform.processor() or ""
     try:

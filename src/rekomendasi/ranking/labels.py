@@ -2,10 +2,20 @@
 
 For each calendar year Y of the history, the employees' enrolments in Y are the items; features come
 from the snapshot at the end of Y-1 (what a planner knew when choosing), and the label from what
-happened: 0 if the course was not completed; otherwise 1, 2 or 3 as the estimated level of the
-competencies it targets rose by the end of Y (from evidence only: the training bonus of the evidence
-model is switched off, so completion alone cannot raise the label). Queries group the enrolments of
-one position in one year, so the ranker learns which (person, course) traits predict real progress.
+happened by the end of Y, measured from evidence only (the training bonus of the evidence model is
+switched off, so completion alone cannot raise a label):
+
+- progress on a targeted competency is its estimated change minus the same person's mean change over
+  all their competencies (a difference in differences: person- and year-wide shifts such as a lenient
+  SKP year cancel out);
+- the value of a course is the progress that closes the person's gap on its competencies, plus a
+  quarter of any progress beyond it (mirroring how much a gain is worth to the position);
+- label 0: not completed; 1: completed without positive value; 2 and 3: positive value above the
+  median and above the 80th percentile of that year's completed courses.
+
+Queries group the enrolments of one position in one year, so the ranker learns which (person, course)
+traits predict real progress rather than what was merely taken. Measured on a 20,000-employee world:
+the progress label alone correlates 0.08 with the candidate score, the gap-closing value 0.44.
 """
 
 from __future__ import annotations
@@ -88,32 +98,33 @@ def _year_examples(dataset: Dataset, before: Snapshot, after: Snapshot, year: in
 
     key = ["nip", "competency_id"]
     change = after.competency_gaps[[*key, "estimated_level"]].merge(
-        before.competency_gaps[[*key, "estimated_level"]], on=key, suffixes=("_after", "_before")
+        before.competency_gaps[[*key, "estimated_level", "required_level"]],
+        on=key,
+        suffixes=("_after", "_before"),
     )
     change["delta"] = change["estimated_level_after"] - change["estimated_level_before"]
+    change["progress"] = change["delta"] - change.groupby("nip")["delta"].transform("mean")
+    change["gap_before"] = np.maximum(change["required_level"] - change["estimated_level_before"], 0.0)
     links = dataset["catalog_competencies"][["training_id", "competency_id"]]
     targeted = (
         taken[["nip", "training_id"]]
         .merge(links, on="training_id")
-        .merge(change[[*key, "delta"]], on=key, how="left")
+        .merge(change[[*key, "progress", "gap_before"]], on=key, how="left")
     )
-    improvement = targeted.groupby(["nip", "training_id"])["delta"].mean()
-    taken = taken.assign(
-        improvement=pd.MultiIndex.from_frame(taken[["nip", "training_id"]])
-        .map(improvement.to_dict())
-        .to_numpy(dtype=float)
-    )
-    completed = (taken["status"] == "completed") & (taken["completed_on"] <= end)
-    gain = np.nan_to_num(taken["improvement"].to_numpy(), nan=0.0)
-    if completed.any():
-        q50, q80 = np.quantile(gain[completed.to_numpy()], [0.5, 0.8])
-    else:
-        q50 = q80 = 0.0
-    label = np.where(completed, 1 + (gain > q50) + (gain > q80), 0)
+    positive = targeted["progress"].clip(lower=0.0)
+    closing = np.minimum(positive, targeted["gap_before"])
+    targeted["value"] = closing + 0.25 * (positive - closing)
+    value = targeted.groupby(["nip", "training_id"])["value"].sum()
+    index = pd.MultiIndex.from_frame(taken[["nip", "training_id"]])
+    gain = np.nan_to_num(value.reindex(index).to_numpy(dtype=float), nan=0.0)
+    completed = ((taken["status"] == "completed") & (taken["completed_on"] <= end)).to_numpy()
+    worth = completed & (gain > 0)
+    q50, q80 = np.quantile(gain[worth], [0.5, 0.8]) if worth.any() else (0.0, 0.0)
+    label = np.where(~completed, 0, np.where(gain <= 0, 1, 1 + (gain > q50) + (gain > q80)))
     position = taken["nip"].map(dataset["employees"].set_index("nip")["position_id"])
     features["label"] = label
     features["qid"] = (position.astype(str) + f"|{year}").to_numpy()
     features["year"] = year
     features["nip"] = taken["nip"].to_numpy()
-    features["improvement"] = gain
+    features["improvement"] = np.where(completed, gain, 0.0)
     return features

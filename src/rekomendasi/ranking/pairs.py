@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rekomendasi.candidates import Matrices
+from rekomendasi.candidates import Matrices, generation_score
 from rekomendasi.contract import Dataset
 from rekomendasi.contract.enums import JENIS_JABATAN, MODALITY
 from rekomendasi.features import Snapshot
 
 FEATURES = (
+    "generator_score",
     "n_targets",
     "gap_sum",
     "gap_max",
@@ -39,6 +40,16 @@ FEATURES = (
     "prior_only_share",
 )
 CATEGORICAL = ("modality", "jenis_jabatan")
+
+
+def generation_score_pairs(m: Matrices, emp: np.ndarray, entry: np.ndarray, chunk: int = 5000) -> np.ndarray:
+    """The candidate generator's score of each (employee row, entry column) pair."""
+    out = np.zeros(len(emp), dtype=np.float32)
+    for start in range(0, len(emp), chunk):
+        part = slice(start, start + chunk)
+        rows, inverse = np.unique(emp[part], return_inverse=True)
+        out[part] = generation_score(m, rows)[inverse, entry[part]]
+    return out
 
 
 def entry_history(dataset: Dataset, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -71,6 +82,7 @@ def pair_features(m: Matrices, pairs: pd.DataFrame, dataset: Dataset, snapshot: 
     n = np.maximum(valid.sum(axis=1), 1)
     diff = np.where(valid, target - est, np.nan)
     out = pd.DataFrame(index=pairs.index)
+    out["generator_score"] = generation_score_pairs(m, emp, entry)
     out["n_targets"] = valid.sum(axis=1)
     gap = np.where(valid, np.maximum(req - est, 0.0), 0.0)
     out["gap_sum"] = gap.sum(axis=1)

@@ -1,0 +1,227 @@
+"""Train the ranker on observed outcomes with a time split, then evaluate it against the baselines.
+
+``fit_ranker`` never reads ``truth/``; ``evaluate_ranker`` reads it only when the data directory has
+one (simulated worlds), to add the oracle and the truth-graded metrics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rekomendasi.candidates import build_matrices, generate
+from rekomendasi.contract import Dataset
+from rekomendasi.errors import ConfigError, DataContractError
+from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot
+from rekomendasi.ranking.evaluate import baseline_scores, by_group, compare, rank_lists
+from rekomendasi.ranking.labels import outcome_examples
+from rekomendasi.ranking.pairs import FEATURES, pair_features
+from rekomendasi.ranking.ranker import LambdaRanker
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RankerParams(_Strict):
+    n_estimators: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    num_leaves: int = Field(gt=1)
+    min_child_samples: int = Field(gt=0)
+    eval_at: int = Field(gt=0)
+    early_stopping_rounds: int = Field(ge=0)
+
+
+class EvaluationParams(_Strict):
+    k: list[int]
+    bootstrap_resamples: int = Field(gt=0)
+    fairness_groups: list[str]
+
+
+class TrainConfig(_Strict):
+    """``training/train.yaml``."""
+
+    version: int
+    seed: int
+    candidates: int = Field(gt=0)
+    holdout_employee_share: float = Field(gt=0, lt=1)
+    ranker: RankerParams
+    evaluation: EvaluationParams
+
+
+def load_train_config(path: Path) -> TrainConfig:
+    """Read and validate the training config; errors name the file and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return TrainConfig.model_validate(raw)
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: training config not found; set REKOMENDASI_TRAINING_DIR.") from err
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"{path}: invalid training config: {problems}") from err
+
+
+@dataclass
+class FitResult:
+    """A fitted ranker with what it was fitted on."""
+
+    model: LambdaRanker
+    as_of: dt.date
+    train_years: list[int]
+    validation_year: int
+    holdout: np.ndarray
+    examples: dict[str, int]
+    validation_ndcg: float
+    snapshot: Snapshot
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def label_years(dataset: Dataset, as_of: dt.date) -> list[int]:
+    """Years whose enrolments can be labelled: after the first year of evidence, complete by ``as_of``."""
+    starts = [
+        dataset[table][column].min().year
+        for table, column in (
+            ("assessments", "assessed_on"),
+            ("feedback", "given_on"),
+            ("daily_reports", "date"),
+        )
+        if len(dataset[table])
+    ]
+    starts += [
+        int(dataset[table]["period"].str[:4].astype(int).min())
+        for table in ("skp", "behaviour", "indicators")
+        if len(dataset[table])
+    ]
+    if not starts or dataset["training_history"].empty:
+        return []
+    last = as_of.year if (as_of.month, as_of.day) == (12, 31) else as_of.year - 1
+    return list(range(min(starts) + 1, last + 1))
+
+
+def fit_ranker(
+    dataset: Dataset,
+    spec: EvidenceSpec,
+    config: TrainConfig,
+    as_of: dt.date,
+    progress: Callable[[str], None] | None = None,
+) -> FitResult:
+    """Fit on outcomes of all label years but the last; early-stop on the last (time split).
+
+    Raises:
+        DataContractError: the history is too short for a time split (two label years are needed).
+    """
+    years = label_years(dataset, as_of)
+    if len(years) < 2:
+        raise DataContractError(
+            "training needs enrolments in at least two calendar years after a year of evidence, "
+            f"up to {as_of}; found {years or 'none'}. "
+            "Load a longer training_history (and evidence), or use a later --as-of."
+        )
+    snapshots: dict[int, Snapshot] = {}
+    for year in [years[0] - 1, *years]:
+        if progress is not None:
+            progress(f"snapshot {year}-12-31")
+        snapshots[year] = build_snapshot(dataset, dt.date(year, 12, 31), spec, encoder=None)
+    if progress is not None:
+        progress("labels from outcomes")
+    examples = outcome_examples(dataset, spec, years, snapshots)
+    final = (
+        snapshots[years[-1]]
+        if dt.date(years[-1], 12, 31) == as_of
+        else build_snapshot(dataset, as_of, spec, encoder=None)
+    )
+    rng = np.random.default_rng(config.seed)
+    nips = final.performance["nip"].to_numpy()
+    holdout = np.sort(nips[rng.random(len(nips)) < config.holdout_employee_share])
+    keep = ~np.isin(examples.nip, holdout)
+    train = keep & (examples.year < years[-1])
+    valid = keep & (examples.year == years[-1])
+    if progress is not None:
+        progress("fit LambdaRank")
+    model = LambdaRanker(**config.ranker.model_dump(), random_state=config.seed)
+    model.fit(
+        examples.features[train],
+        examples.label[train],
+        examples.qid[train],
+        eval_set=(examples.features[valid], examples.label[valid], examples.qid[valid]),
+    )
+    curve = model.evals_result_.get("validation", {}).get(f"ndcg@{config.ranker.eval_at}", [float("nan")])
+    return FitResult(
+        model=model,
+        as_of=as_of,
+        train_years=years[:-1],
+        validation_year=years[-1],
+        holdout=holdout,
+        examples={"train": int(train.sum()), "validation": int(valid.sum())},
+        validation_ndcg=float(curve[model.best_iteration_ - 1])
+        if len(curve) >= model.best_iteration_
+        else float("nan"),
+        snapshot=final,
+    )
+
+
+def read_benefit(data_dir: Path) -> pd.DataFrame | None:
+    """truth/benefit of a simulated world, or None for real data (evaluation only)."""
+    for ext in (".parquet", ".csv"):
+        path = data_dir / "truth" / f"benefit{ext}"
+        if path.exists():
+            return pd.read_parquet(path) if ext == ".parquet" else pd.read_csv(path, dtype={"nip": str})
+    return None
+
+
+def evaluate_ranker(dataset: Dataset, fit: FitResult, config: TrainConfig) -> dict[str, pd.DataFrame]:
+    """Rank the held-out employees' candidates with every model; metrics per model and per group."""
+    snapshot = fit.snapshot
+    m = build_matrices(dataset, snapshot)
+    candidates = pd.concat(generate(m, config.candidates), ignore_index=True)
+    candidates = candidates[candidates["nip"].isin(fit.holdout)].reset_index(drop=True)
+    features = pair_features(m, candidates, dataset, snapshot)
+    k = max(config.evaluation.k)
+    scores = {
+        "ranker (LambdaRank)": fit.model.predict(features[list(FEATURES)]),
+        "candidate score": features["generator_score"].to_numpy(),
+    }
+    scores.update(baseline_scores(features, config.seed))
+    lists = {name: rank_lists(candidates, score, k) for name, score in scores.items()}
+    truth = read_benefit(dataset.data_dir)
+    if truth is not None:
+        truth = truth[
+            truth["eligible"]
+            & truth["nip"].isin(fit.holdout)
+            & truth["training_id"].isin(m.entries["training_id"])
+        ]
+        truth = truth.rename(columns={"benefit": "gain"})[["nip", "training_id", "gain"]]
+        from rekomendasi.ranking.metrics import oracle_top_k
+
+        lists["oracle (truth)"] = oracle_top_k(truth, k)
+    table = compare(
+        lists,
+        truth,
+        len(m.entries),
+        dataset["catalog_competencies"],
+        tuple(config.evaluation.k),
+        config.evaluation.bootstrap_resamples,
+        config.seed,
+    )
+    out = {
+        "models": table,
+        "importance": fit.model.feature_importances_.rename("gain")
+        .reset_index()
+        .rename(columns={"index": "feature"}),
+    }
+    if truth is not None:
+        groups = dataset["employees"].set_index("nip")[config.evaluation.fairness_groups]
+        out["groups"] = by_group(
+            {n: lst for n, lst in lists.items() if n in ("ranker (LambdaRank)", "gap heuristic")},
+            truth,
+            groups,
+            k,
+        )
+    return out
