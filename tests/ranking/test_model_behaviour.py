@@ -55,7 +55,8 @@ def test_wider_gap_raises_entries_for_that_competency(small_dataset: Dataset, fi
     for frame in (before, after):
         frame["rank"] = frame["score"].rank(ascending=False, method="first")
     aimed = _targets(small_dataset, competency)
-    mine_before, mine_after = before[before["training_id"].isin(aimed)], after[after["training_id"].isin(aimed)]
+    mine_before = before[before["training_id"].isin(aimed)]
+    mine_after = after[after["training_id"].isin(aimed)]
     assert len(mine_before) > 0
     assert mine_after["rank"].mean() < mine_before["rank"].mean()
     assert mine_after["score"].mean() > mine_before["score"].mean()
