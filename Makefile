@@ -1,6 +1,6 @@
 # rekomendasi: the two set-up commands.
 #   make run   set up .venv, build the demo data with the simulator where none is given, validate it,
-#              build the feature snapshot
+#              build the feature snapshot, train the ranker and register a champion in MLflow
 #   make test  set up .venv, then ruff, mypy on src/ and the whole pytest suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -33,6 +33,8 @@ run: $(STAMP)
 	fi
 	$(BIN)/rekomendasi validate --data $(DATA)
 	$(BIN)/rekomendasi features --data $(DATA) --as-of $(AS_OF) --out $(SNAPSHOT)
+	$(BIN)/rekomendasi train --data $(DATA) --as-of $(AS_OF)
+	$(BIN)/rekomendasi models
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -26,6 +26,7 @@ from rekomendasi.errors import RekomendasiError
 if TYPE_CHECKING:
     from rekomendasi.contract import Dataset
     from rekomendasi.features import Snapshot
+    from rekomendasi.registry import MlflowRegistry
 from rekomendasi.settings import get_settings
 
 app = typer.Typer(
@@ -354,6 +355,90 @@ def evaluate(
         report.write_text(
             f"# Ranker evaluation of {data_dir} as of {as_of_date}\n\n{body}\n", encoding="utf-8"
         )
+
+
+def _registry() -> MlflowRegistry:
+
+    from rekomendasi.registry import MlflowRegistry
+
+    settings = get_settings()
+    return MlflowRegistry(settings.mlflow_uri, settings.resolve(Path("mlflow/artifacts")))
+
+
+@app.command()
+def train(
+    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Training date (YYYY-MM-DD; default 31 December of the latest SKP year)."),
+    ] = None,
+) -> None:
+    """Train on outcomes, evaluate, log to MLflow, register `rekomendasi-ranker` as `challenger`, and
+    promote it to `champion` when it is not worse than the current champion (or there is none)."""
+    from rekomendasi.contract import load_dataset
+    from rekomendasi.features import load_spec
+    from rekomendasi.ranking.lifecycle import train_and_register
+    from rekomendasi.ranking.train import load_train_config
+    from rekomendasi.text import TextEncoder
+
+    settings = get_settings()
+    data_dir = data or settings.resolve(settings.data_dir)
+    with _friendly_errors(), _stages(8, f"training on {data_dir}") as advance:
+        advance("load data")
+        dataset = load_dataset(data_dir, max_quarantine_share=settings.max_quarantine_share)
+        spec = load_spec(settings.resolve(settings.features_dir) / "evidence.yaml")
+        config = load_train_config(settings.resolve(settings.training_dir) / "train.yaml")
+        latest = dataset["skp"]["period"].str[:4].astype(int).max() if len(dataset["skp"]) else None
+        as_of_date = _as_of(as_of, dt.date(int(latest), 12, 31) if latest else None)
+        text_model = (
+            TextEncoder(settings.text_model_path).model_name
+            if settings.text_embeddings
+            else "none (lexical only)"
+        )
+        outcome = train_and_register(
+            dataset, spec, config, _registry(), as_of_date, text_model, progress=advance
+        )
+    models = outcome.tables["models"]
+    console.print(models.round(4).to_string(index=False))
+    verdict = "promoted to champion" if outcome.promoted else "kept as challenger (worse than the champion)"
+    console.print(
+        f"registered rekomendasi-ranker version {outcome.version.version}: {verdict} ({outcome.gate})"
+    )
+
+
+@app.command()
+def promote(version: Annotated[str, typer.Argument(help="Registered version to make champion.")]) -> None:
+    """Make a registered version the `champion` (the manual path past the quality gate)."""
+    with _friendly_errors():
+        _registry().set_alias("champion", version)
+    console.print(f"rekomendasi-ranker version {version} is now champion")
+
+
+@app.command()
+def models() -> None:
+    """List registered rekomendasi-ranker versions with their aliases and key metrics."""
+    from rekomendasi.ranking.lifecycle import GATE_METRIC, RANKER_NDCG_METRIC
+
+    with _friendly_errors():
+        versions = _registry().versions()
+    table = Table(title="rekomendasi-ranker")
+    for column in (
+        "version",
+        "aliases",
+        "validation NDCG@10",
+        "NDCG@10 (held-out, truth)",
+        "data fingerprint",
+    ):
+        table.add_column(column)
+    for v in versions:
+        table.add_row(
+            v.version,
+            ", ".join(v.aliases),
+            f"{v.metrics.get(GATE_METRIC, float('nan')):.4f}",
+            f"{v.metrics.get(RANKER_NDCG_METRIC, float('nan')):.4f}",
+            v.tags.get("data_fingerprint", "")[:12],
+        )
+    console.print(table)
 
 
 def _machine() -> dict[str, object]:

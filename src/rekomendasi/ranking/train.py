@@ -80,6 +80,7 @@ class FitResult:
     examples: dict[str, int]
     validation_ndcg: float
     snapshot: Snapshot
+    validation: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None  # the time-split (X, y, qid)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -164,6 +165,11 @@ def fit_ranker(
         if len(curve) >= model.best_iteration_
         else float("nan"),
         snapshot=final,
+        validation=(
+            examples.features[valid].reset_index(drop=True),
+            examples.label[valid],
+            examples.qid[valid],
+        ),
     )
 
 
@@ -225,3 +231,25 @@ def evaluate_ranker(dataset: Dataset, fit: FitResult, config: TrainConfig) -> di
             k,
         )
     return out
+
+
+def validation_ndcg(model: LambdaRanker, fit: FitResult, k: int = 10) -> float:
+    """NDCG@k of ``model`` on ``fit``'s time-split validation examples (graded by outcome labels).
+
+    Needs no truth, so it compares a challenger with the champion on real data too.
+    """
+    if fit.validation is None:
+        return float("nan")
+    X, y, qid = fit.validation
+    from rekomendasi.ranking.metrics import ndcg_at_k
+
+    frame = pd.DataFrame(
+        {
+            "nip": qid,
+            "training_id": np.arange(len(y)),
+            "gain": y.astype(float),
+            "score": model.predict(X[list(FEATURES)]),
+        }
+    )
+    frame["rank"] = frame.groupby("nip")["score"].rank(ascending=False, method="first").astype(int)
+    return ndcg_at_k(frame, frame, k)

@@ -1,0 +1,125 @@
+"""Train, log, register, and promote through the quality gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rekomendasi import __version__
+from rekomendasi.contract import Dataset
+from rekomendasi.features import EvidenceSpec
+from rekomendasi.features.snapshot import data_fingerprint
+from rekomendasi.ranking.pairs import FEATURES
+from rekomendasi.ranking.train import TrainConfig, evaluate_ranker, fit_ranker, validation_ndcg
+from rekomendasi.registry import ModelRegistry, ModelVersion
+
+GATE_METRIC = "validation_ndcg_at_10"
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What a training job produced and decided."""
+
+    version: ModelVersion
+    promoted: bool
+    gate: str
+    tables: dict[str, pd.DataFrame]
+
+
+def _metric_name(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+
+
+RANKER_NDCG_METRIC = f"{_metric_name('ranker (LambdaRank)')}.ndcg_10"  # held-out NDCG@10 graded by truth
+
+
+def train_and_register(
+    dataset: Dataset,
+    spec: EvidenceSpec,
+    config: TrainConfig,
+    registry: ModelRegistry,
+    as_of: dt.date,
+    text_model: str,
+    progress: Callable[[str], None] | None = None,
+) -> TrainOutcome:
+    """Fit, evaluate, log everything to the registry, alias the new version ``challenger``, and make it
+    ``champion`` if it is not worse than the current champion on the same time-split validation set."""
+    fit = fit_ranker(dataset, spec, config, as_of, progress=progress)
+    if progress is not None:
+        progress("evaluate")
+    tables = evaluate_ranker(dataset, fit, config)
+    challenger_score = validation_ndcg(fit.model, fit)
+    metrics = {GATE_METRIC: challenger_score, "best_iteration": float(fit.model.best_iteration_)}
+    for _, row in tables["models"].iterrows():
+        prefix = _metric_name(str(row["model"]))
+        for column, value in row.items():
+            if column not in ("model", "employees") and isinstance(value, float):
+                metrics[f"{prefix}.{_metric_name(str(column))}"] = value
+    params = {
+        **{f"ranker.{k}": v for k, v in config.ranker.model_dump().items()},
+        "candidates": config.candidates,
+        "holdout_employee_share": config.holdout_employee_share,
+        "seed": config.seed,
+        "as_of": as_of.isoformat(),
+        "train_years": ",".join(map(str, fit.train_years)),
+        "validation_year": fit.validation_year,
+        "examples_train": fit.examples["train"],
+        "examples_validation": fit.examples["validation"],
+    }
+    tags = {
+        "data_fingerprint": data_fingerprint(dataset),
+        "embedding_model": text_model,
+        "evidence_spec_version": str(spec.version),
+        "rekomendasi_version": __version__,
+        "features": ",".join(FEATURES),
+    }
+    if progress is not None:
+        progress("log to MLflow")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        report = folder / "evaluation.md"
+        report.write_text(
+            f"# Ranker evaluation as of {as_of}\n\n"
+            + "\n\n".join(
+                f"## {name}\n\n{table.round(4).to_markdown(index=False)}" for name, table in tables.items()
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        for name, table in tables.items():
+            table.to_csv(folder / f"{name}.csv", index=False)
+        (folder / "run.json").write_text(
+            json.dumps({"params": params, "tags": tags}, indent=2, default=str), encoding="utf-8"
+        )
+        artifacts = {"evaluation": folder}
+        example = fit.validation[0][list(FEATURES)].head(50) if fit.validation is not None else None
+        version = registry.log_run(
+            params,
+            metrics,
+            tags,
+            artifacts,
+            fit.model,
+            example if example is not None else pd.DataFrame(columns=list(FEATURES)),
+        )
+    registry.set_alias("challenger", version.version)
+    champion = registry.alias_version("champion")
+    if champion is None:
+        promoted, gate = True, "no champion yet"
+    else:
+        champion_score = validation_ndcg(registry.load("champion"), fit)
+        promoted = challenger_score >= champion_score
+        gate = (
+            f"challenger {challenger_score:.4f} vs champion v{champion.version} {champion_score:.4f} "
+            "on the same validation set"
+        )
+    if promoted:
+        registry.set_alias("champion", version.version)
+    return TrainOutcome(
+        version=registry.alias_version("challenger") or version, promoted=promoted, gate=gate, tables=tables
+    )

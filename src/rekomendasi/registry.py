@@ -1,0 +1,176 @@
+"""The model registry: MLflow tracking and registered models addressed by alias (the only run-time
+mlflow import). Every trained ranker is a version of ``rekomendasi-ranker``; serving loads ``@champion``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from rekomendasi.errors import ModelNotReady, RekomendasiError
+
+logger = logging.getLogger(__name__)
+MODEL_NAME = "rekomendasi-ranker"
+EXPERIMENT = "rekomendasi-ranker"
+# The types a logged ranker is made of; MLflow's skops serialisation loads only types declared trusted.
+TRUSTED_TYPES = [
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "rekomendasi.ranking.ranker.LambdaRanker",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One registered version and what it was measured at."""
+
+    version: str
+    run_id: str
+    aliases: tuple[str, ...]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+class ModelRegistry(Protocol):
+    """What training and serving need from a registry."""
+
+    def log_run(
+        self,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        artifacts: dict[str, Path],
+        model: Any,
+        example: pd.DataFrame,
+    ) -> ModelVersion: ...
+    def load(self, alias: str) -> Any: ...
+    def alias_version(self, alias: str) -> ModelVersion | None: ...
+    def set_alias(self, alias: str, version: str) -> None: ...
+    def versions(self) -> list[ModelVersion]: ...
+
+
+class MlflowRegistry:
+    """MLflow tracking + model registry at ``tracking_uri`` (a local sqlite file or a server URL).
+
+    Args:
+        tracking_uri: e.g. ``sqlite:///mlflow/mlflow.db`` (the default) or ``http://127.0.0.1:5000``.
+        artifact_root: where a local store keeps artifacts (ignored for a server, which has its own).
+    """
+
+    def __init__(self, tracking_uri: str, artifact_root: Path | None = None) -> None:
+        import mlflow
+        from mlflow import MlflowClient
+
+        if tracking_uri.startswith("sqlite:///"):
+            Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        self._mlflow = mlflow
+        self.tracking_uri = tracking_uri
+        mlflow.set_tracking_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        experiment = self.client.get_experiment_by_name(EXPERIMENT)
+        if experiment is None:
+            location = (
+                artifact_root.resolve().as_uri()
+                if artifact_root is not None and not tracking_uri.startswith("http")
+                else None
+            )
+            self.experiment_id = self.client.create_experiment(EXPERIMENT, artifact_location=location)
+        else:
+            self.experiment_id = experiment.experiment_id
+
+    def log_run(
+        self,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        artifacts: dict[str, Path],
+        model: Any,
+        example: pd.DataFrame,
+    ) -> ModelVersion:
+        """Log one training run and register its model as a new version of ``rekomendasi-ranker``."""
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        mlflow = self._mlflow
+        with mlflow.start_run(experiment_id=self.experiment_id) as run:
+            mlflow.log_params(params)
+            mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})  # NaN is not a metric
+            mlflow.set_tags(tags)
+            for name, path in artifacts.items():
+                mlflow.log_artifact(str(path), artifact_path=name)
+            signature = infer_signature(example, model.predict(example))
+            info = mlflow.sklearn.log_model(
+                model,
+                name="ranker",
+                signature=signature,
+                input_example=example.head(3),
+                registered_model_name=MODEL_NAME,
+                skops_trusted_types=TRUSTED_TYPES,
+            )
+        version = str(info.registered_model_version)
+        self.client.set_model_version_tag(MODEL_NAME, version, "run_id", run.info.run_id)
+        return self._version(version)
+
+    def load(self, alias: str) -> Any:
+        """The model registered under ``alias``.
+
+        Raises:
+            ModelNotReady: no version has that alias.
+        """
+        if self.alias_version(alias) is None:
+            raise ModelNotReady(
+                f"no model has the alias '{alias}' in {self.tracking_uri}; run `rekomendasi train` first."
+            )
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{alias}")
+
+    def alias_version(self, alias: str) -> ModelVersion | None:
+        """The version holding ``alias``, or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.get_model_version_by_alias(MODEL_NAME, alias)
+        except MlflowException:
+            return None
+        return self._version(str(found.version))
+
+    def set_alias(self, alias: str, version: str) -> None:
+        """Point ``alias`` at ``version``.
+
+        Raises:
+            RekomendasiError: the version does not exist (with the versions that do).
+        """
+        known = [v.version for v in self.versions()]
+        if version not in known:
+            raise RekomendasiError(
+                f"{MODEL_NAME} has no version {version}; versions: {', '.join(known) or 'none'}."
+            )
+        self.client.set_registered_model_alias(MODEL_NAME, alias, version)
+
+    def versions(self) -> list[ModelVersion]:
+        """Every registered version, newest first."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name='{MODEL_NAME}'")
+        except MlflowException:
+            return []
+        return sorted((self._version(str(v.version)) for v in found), key=lambda v: -int(v.version))
+
+    def _version(self, version: str) -> ModelVersion:
+        found = self.client.get_model_version(MODEL_NAME, version)
+        run = self.client.get_run(found.run_id) if found.run_id else None
+        return ModelVersion(
+            version=version,
+            run_id=found.run_id or "",
+            aliases=tuple(sorted(found.aliases or [])),
+            metrics=dict(run.data.metrics) if run else {},
+            tags=dict(run.data.tags) if run else {},
+        )

@@ -1,0 +1,113 @@
+"""Training logs to MLflow, registers versions by alias, and the quality gate decides the champion.
+
+One test uses the local sqlite store; another starts a real `mlflow server` on localhost.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rekomendasi.cli import app
+from rekomendasi.registry import MODEL_NAME, MlflowRegistry
+from rekomendasi.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
+    monkeypatch.setenv("REKOMENDASI_MLFLOW_URI", uri)
+    monkeypatch.setenv("REKOMENDASI_FEATURES_DIR", str(ROOT / "features"))
+    monkeypatch.setenv("REKOMENDASI_TRAINING_DIR", str(ROOT / "training"))
+    monkeypatch.setenv("REKOMENDASI_TEXT_EMBEDDINGS", "false")
+    get_settings.cache_clear()
+
+
+def test_train_registers_and_gates_on_sqlite(
+    small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    _env(monkeypatch, uri)
+    first = runner.invoke(app, ["train", "--data", str(small_world)])
+    assert first.exit_code == 0, first.output
+    assert "version 1: promoted to champion (no champion yet)" in first.output
+    second = runner.invoke(app, ["train", "--data", str(small_world)])
+    assert second.exit_code == 0, second.output
+    assert "version 2:" in second.output and "on the same validation set" in second.output
+    registry = MlflowRegistry(uri)
+    assert registry.alias_version("challenger").version == "2"  # type: ignore[union-attr]
+    # Same data, same seed: the challenger ties the champion, and a tie is "not worse".
+    assert registry.alias_version("champion").version == "2"  # type: ignore[union-attr]
+    v1 = next(v for v in registry.versions() if v.version == "1")
+    assert v1.tags["embedding_model"] == "none (lexical only)" and len(v1.tags["data_fingerprint"]) == 64
+    assert v1.metrics["validation_ndcg_at_10"] > 0
+    promoted = runner.invoke(app, ["promote", "1"])
+    assert promoted.exit_code == 0 and registry.alias_version("champion").version == "1"  # type: ignore[union-attr]
+    missing = runner.invoke(app, ["promote", "9"])
+    assert missing.exit_code == 2 and "has no version 9" in missing.output
+    listing = runner.invoke(app, ["models"])
+    assert listing.exit_code == 0 and "champion" in listing.output
+    model = registry.load("champion")
+    assert hasattr(model, "predict") and MODEL_NAME == "rekomendasi-ranker"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_train_against_a_real_mlflow_server(
+    small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _free_port()
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [
+            str(mlflow_bin),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+    )
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start within 90 s")
+        monkeypatch.chdir(tmp_path)
+        _env(monkeypatch, f"http://127.0.0.1:{port}")
+        result = runner.invoke(app, ["train", "--data", str(small_world)])
+        assert result.exit_code == 0, result.output
+        registry = MlflowRegistry(f"http://127.0.0.1:{port}")
+        assert registry.alias_version("champion").version == "1"  # type: ignore[union-attr]
+        assert any((tmp_path / "artifacts").rglob("*.md")), (
+            "the evaluation report went to the server's artifact store"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
