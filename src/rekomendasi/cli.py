@@ -22,12 +22,14 @@ from rich.table import Table
 
 from rekomendasi import __version__
 from rekomendasi.errors import RekomendasiError
+from rekomendasi.settings import get_settings
 
 if TYPE_CHECKING:
     from rekomendasi.contract import Dataset
-    from rekomendasi.features import Snapshot
+    from rekomendasi.features import EvidenceSpec, Snapshot
+    from rekomendasi.ranking.train import TrainConfig
     from rekomendasi.registry import MlflowRegistry
-from rekomendasi.settings import get_settings
+    from rekomendasi.text import TextEncoder
 
 app = typer.Typer(
     help="rekomendasi: training recommendations for Indonesian civil servants (ASN).", no_args_is_help=True
@@ -180,12 +182,15 @@ def _as_of(value: str | None, default: dt.date | None = None) -> dt.date:
 
 
 def _snapshot_job(
-    data_dir: Path, as_of: dt.date, embeddings: bool | None, advance: Callable[[str], None]
+    data_dir: Path,
+    as_of: dt.date,
+    embeddings: bool | None,
+    advance: Callable[[str], None],
+    dataset: Dataset | None = None,
 ) -> tuple[Dataset, Snapshot, dict[str, float]]:
-    """Load, then build the snapshot; returns (dataset, snapshot, seconds per stage)."""
+    """Load (unless given), then build the snapshot; returns (dataset, snapshot, seconds per stage)."""
     from rekomendasi.contract import load_dataset
     from rekomendasi.features import build_snapshot, load_spec
-    from rekomendasi.text import TextEncoder
 
     settings = get_settings()
     seconds: dict[str, float] = {}
@@ -199,15 +204,10 @@ def _snapshot_job(
         advance(name)
 
     advance("load data")
-    dataset = load_dataset(data_dir, max_quarantine_share=settings.max_quarantine_share)
+    if dataset is None:
+        dataset = load_dataset(data_dir, max_quarantine_share=settings.max_quarantine_share)
     spec = load_spec(settings.resolve(settings.features_dir) / "evidence.yaml")
-    use_embeddings = settings.text_embeddings if embeddings is None else embeddings
-    encoder = (
-        TextEncoder(settings.text_model_path, settings.resolve(settings.cache_dir) / "embeddings")
-        if use_embeddings
-        else None
-    )
-    snapshot = build_snapshot(dataset, as_of, spec, encoder, progress=timed)
+    snapshot = build_snapshot(dataset, as_of, spec, _encoder(embeddings), progress=timed)
     timed("done")
     return dataset, snapshot, seconds
 
@@ -274,23 +274,15 @@ def evaluate_features(
     from rekomendasi.features.textmap import fit_text_model
 
     with _friendly_errors(), _stages(8, f"snapshot of {data}") as advance:
-        probe = load_dataset(data)
-        default_as_of = probe["skp"]["period"].max() if len(probe["skp"]) else None
+        loaded = load_dataset(data)
+        default_as_of = loaded["skp"]["period"].max() if len(loaded["skp"]) else None
         as_of_date = _as_of(as_of, dt.date(int(str(default_as_of)[:4]), 12, 31) if default_as_of else None)
-        dataset, snapshot, _ = _snapshot_job(data, as_of_date, embeddings, advance)
+        dataset, snapshot, _ = _snapshot_job(data, as_of_date, embeddings, advance, dataset=loaded)
         quality = estimation_quality(snapshot, dataset)
         from rekomendasi.features.spec import load_spec
-        from rekomendasi.text import TextEncoder
 
-        settings = get_settings()
-        spec = load_spec(settings.resolve(settings.features_dir) / "evidence.yaml")
-        use_embeddings = settings.text_embeddings if embeddings is None else embeddings
-        encoder = (
-            TextEncoder(settings.text_model_path, settings.resolve(settings.cache_dir) / "embeddings")
-            if use_embeddings
-            else None
-        )
-        text = text_accuracy(fit_text_model(dataset.tables, spec, encoder), dataset)
+        spec = load_spec(get_settings().resolve(get_settings().features_dir) / "evidence.yaml")
+        text = text_accuracy(fit_text_model(dataset.tables, spec, _encoder(embeddings)), dataset)
     console.print(f"[bold]competency levels vs truth[/] (as of {as_of_date})")
     console.print(quality.round(4).to_string(index=False))
     console.print("[bold]text to competency, untagged generated texts vs truth[/]")
@@ -303,6 +295,37 @@ def evaluate_features(
             f"## Text to competency\n\n{text.round(4).to_markdown(index=False)}\n",
             encoding="utf-8",
         )
+
+
+def _training_inputs(
+    data: Path | None, as_of: str | None, advance: Callable[[str], None]
+) -> tuple[Dataset, EvidenceSpec, TrainConfig, dt.date]:
+    """Dataset, evidence spec, training config and as-of date shared by `train` and `evaluate`."""
+    from rekomendasi.contract import load_dataset
+    from rekomendasi.features import load_spec
+    from rekomendasi.ranking.train import load_train_config
+
+    settings = get_settings()
+    data_dir = data or settings.resolve(settings.data_dir)
+    advance("load data")
+    dataset = load_dataset(data_dir, max_quarantine_share=settings.max_quarantine_share)
+    spec = load_spec(settings.resolve(settings.features_dir) / "evidence.yaml")
+    config = load_train_config(settings.resolve(settings.training_dir) / "train.yaml")
+    latest = dataset["skp"]["period"].str[:4].astype(int).max() if len(dataset["skp"]) else None
+    return dataset, spec, config, _as_of(as_of, dt.date(int(latest), 12, 31) if latest else None)
+
+
+def _encoder(embeddings: bool | None) -> TextEncoder | None:
+    """The sentence encoder the settings (or the option) ask for, or None for the lexical model alone."""
+    from rekomendasi.text import TextEncoder
+
+    settings = get_settings()
+    use = settings.text_embeddings if embeddings is None else embeddings
+    return (
+        TextEncoder(settings.text_model_path, settings.resolve(settings.cache_dir) / "embeddings")
+        if use
+        else None
+    )
 
 
 @app.command()
@@ -321,19 +344,11 @@ def evaluate(
     In a simulated world (with truth/) the table adds the oracle and truth-graded metrics; on real data it
     shows what needs no truth (coverage, diversity).
     """
-    from rekomendasi.contract import load_dataset
-    from rekomendasi.features import load_spec
-    from rekomendasi.ranking.train import evaluate_ranker, fit_ranker, load_train_config
+    from rekomendasi.ranking.train import evaluate_ranker, fit_ranker
 
-    settings = get_settings()
-    data_dir = data or settings.resolve(settings.data_dir)
+    data_dir = data or get_settings().resolve(get_settings().data_dir)
     with _friendly_errors(), _stages(7, f"training on {data_dir}") as advance:
-        advance("load data")
-        dataset = load_dataset(data_dir, max_quarantine_share=settings.max_quarantine_share)
-        spec = load_spec(settings.resolve(settings.features_dir) / "evidence.yaml")
-        config = load_train_config(settings.resolve(settings.training_dir) / "train.yaml")
-        latest = dataset["skp"]["period"].str[:4].astype(int).max() if len(dataset["skp"]) else None
-        as_of_date = _as_of(as_of, dt.date(int(latest), 12, 31) if latest else None)
+        dataset, spec, config, as_of_date = _training_inputs(data_dir, as_of, advance)
         fit = fit_ranker(dataset, spec, config, as_of_date, progress=advance)
         advance("evaluate")
         tables = evaluate_ranker(dataset, fit, config)
@@ -358,7 +373,6 @@ def evaluate(
 
 
 def _registry() -> MlflowRegistry:
-
     from rekomendasi.registry import MlflowRegistry
 
     settings = get_settings()
@@ -375,26 +389,14 @@ def train(
 ) -> None:
     """Train on outcomes, evaluate, log to MLflow, register `rekomendasi-ranker` as `challenger`, and
     promote it to `champion` when it is not worse than the current champion (or there is none)."""
-    from rekomendasi.contract import load_dataset
-    from rekomendasi.features import load_spec
     from rekomendasi.ranking.lifecycle import train_and_register
-    from rekomendasi.ranking.train import load_train_config
-    from rekomendasi.text import TextEncoder
 
     settings = get_settings()
     data_dir = data or settings.resolve(settings.data_dir)
     with _friendly_errors(), _stages(8, f"training on {data_dir}") as advance:
-        advance("load data")
-        dataset = load_dataset(data_dir, max_quarantine_share=settings.max_quarantine_share)
-        spec = load_spec(settings.resolve(settings.features_dir) / "evidence.yaml")
-        config = load_train_config(settings.resolve(settings.training_dir) / "train.yaml")
-        latest = dataset["skp"]["period"].str[:4].astype(int).max() if len(dataset["skp"]) else None
-        as_of_date = _as_of(as_of, dt.date(int(latest), 12, 31) if latest else None)
-        text_model = (
-            TextEncoder(settings.text_model_path).model_name
-            if settings.text_embeddings
-            else "none (lexical only)"
-        )
+        dataset, spec, config, as_of_date = _training_inputs(data_dir, as_of, advance)
+        encoder = _encoder(None)
+        text_model = encoder.model_name if encoder is not None else "none (lexical only)"
         outcome = train_and_register(
             dataset, spec, config, _registry(), as_of_date, text_model, progress=advance
         )
