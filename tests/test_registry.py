@@ -111,3 +111,37 @@ def test_train_against_a_real_mlflow_server(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_batch_follows_the_data_contract(
+    small_world: Path, small_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    _env(monkeypatch, f"sqlite:///{tmp_path / 'mlflow.db'}")
+    missing = runner.invoke(
+        app, ["batch", "--data", str(small_world), "--out", str(tmp_path / "r.csv"), "--as-of", "2025-12-31"]
+    )
+    assert missing.exit_code == 2 and "run `rekomendasi train` first" in missing.output
+    assert runner.invoke(app, ["train", "--data", str(small_world)]).exit_code == 0
+    out = tmp_path / "recommendations.parquet"
+    result = runner.invoke(
+        app, ["batch", "--data", str(small_world), "--out", str(out), "--as-of", "2025-12-31", "--k", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    recs = pd.read_parquet(out)
+    assert list(recs.columns) == ["nip", "rank", "training_id", "score", "reason"]
+    employees = small_dataset["employees"]
+    assert set(recs["nip"]) <= set(employees.loc[employees["active"].astype(bool), "nip"])
+    assert recs.groupby("nip")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
+    assert recs.groupby("nip").size().max() == 5
+    catalog = small_dataset["catalog"].set_index("training_id")
+    assert (
+        catalog.loc[recs["training_id"], "active"].all()
+        and catalog.loc[recs["training_id"], "mandatory_for"].isna().all()
+    )
+    assert recs.groupby("nip")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
+    names = set(small_dataset["competencies"]["name"])
+    assert recs["reason"].map(lambda text: any(name in text for name in names)).all()
+    assert recs["reason"].str.match(r"^(Menutup|Memperkuat|Mengembangkan)").all()

@@ -443,6 +443,43 @@ def models() -> None:
     console.print(table)
 
 
+@app.command()
+def batch(
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output file: .csv or .parquet (data contract: nip, rank, training_id, score, reason)."
+        ),
+    ],
+    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Use only evidence dated on or before this day (YYYY-MM-DD; default today)."),
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, max=50, help="Recommendations per employee.")] = 10,
+) -> None:
+    """Recommendations for every active employee from the registry's champion."""
+    from rekomendasi.contract.writing import write_table
+    from rekomendasi.ranking.train import load_train_config
+    from rekomendasi.recommend import recommend_all
+
+    if out.suffix not in (".csv", ".parquet"):
+        raise typer.BadParameter(f"--out must end in .csv or .parquet, got {out.name!r}")
+    settings = get_settings()
+    data_dir = data or settings.resolve(settings.data_dir)
+    with _friendly_errors(), _stages(9, f"recommendations for {data_dir}") as advance:
+        model = _registry().load("champion")
+        dataset, snapshot, _ = _snapshot_job(data_dir, _as_of(as_of), None, advance)
+        config = load_train_config(settings.resolve(settings.training_dir) / "train.yaml")
+        advance("rank")
+        recommendations = recommend_all(dataset, snapshot, model, k=k, candidates=config.candidates)
+        write_table(recommendations, out)
+    console.print(
+        f"wrote {len(recommendations):,} recommendations for "
+        f"{recommendations['nip'].nunique():,} employees to {out}"
+    )
+
+
 def _machine() -> dict[str, object]:
     cpu = platform.processor() or ""
     try:
