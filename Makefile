@@ -14,7 +14,7 @@ AS_OF ?= 2025-12-31
 SNAPSHOT ?= var/snapshot
 TORCH_VERSION := 2.13.0
 
-.PHONY: run test setup lint typecheck pytest bench-simulate bench-features clean
+.PHONY: run test setup lint typecheck pytest bench-simulate bench-features bench-train clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,10 @@ test: lint typecheck pytest
 
 bench-simulate: $(STAMP)
 	$(BIN)/rekomendasi bench simulate --employees 100000 --record benchmarks/results.jsonl
+
+bench-train: $(STAMP)
+	test -f data/bench-100k/employees.parquet || $(BIN)/rekomendasi simulate --out data/bench-100k --employees 100000 --seed 7 --format parquet
+	$(BIN)/rekomendasi bench train --data data/bench-100k --record benchmarks/results.jsonl
 
 bench-features: $(STAMP)
 	test -f data/bench-100k/employees.parquet || $(BIN)/rekomendasi simulate --out data/bench-100k --employees 100000 --seed 7 --format parquet
