@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from rekomendasi.registry import MlflowRegistry
     from rekomendasi.text import TextEncoder
 
+# The --data option every job shares.
+DataDir = Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")]
+
 app = typer.Typer(
     help="rekomendasi: training recommendations for Indonesian civil servants (ASN).", no_args_is_help=True
 )
@@ -119,7 +122,7 @@ def simulate(
 
 @app.command()
 def validate(
-    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    data: DataDir = None,
     quarantine: Annotated[
         Path | None, typer.Option(help="Where to write the quarantine report (default: DATA/quarantine.csv).")
     ] = None,
@@ -214,7 +217,7 @@ def _snapshot_job(
 
 @app.command()
 def features(
-    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    data: DataDir = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="Use only evidence dated on or before this day (YYYY-MM-DD; default today)."),
@@ -330,7 +333,7 @@ def _encoder(embeddings: bool | None) -> TextEncoder | None:
 
 @app.command()
 def evaluate(
-    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    data: DataDir = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="Evaluation date (YYYY-MM-DD; default 31 December of the latest SKP year)."),
@@ -381,7 +384,7 @@ def _registry() -> MlflowRegistry:
 
 @app.command()
 def train(
-    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    data: DataDir = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="Training date (YYYY-MM-DD; default 31 December of the latest SKP year)."),
@@ -451,7 +454,7 @@ def batch(
             help="Output file: .csv or .parquet (data contract: nip, rank, training_id, score, reason)."
         ),
     ],
-    data: Annotated[Path | None, typer.Option(help="Data directory (default: REKOMENDASI_DATA_DIR).")] = None,
+    data: DataDir = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="Use only evidence dated on or before this day (YYYY-MM-DD; default today)."),
