@@ -109,7 +109,8 @@ def pair_features(m: Matrices, pairs: pd.DataFrame, dataset: Dataset, snapshot: 
     context = _employee_context(dataset, snapshot).reindex(m.nips[emp])
     for column in ("jenis_jabatan", "predikat_mean", "jp_remaining", "prior_only_share"):
         out[column] = context[column].to_numpy()
-    return out[list(FEATURES)]
+    # All float64: a logged model's signature then accepts missing values in any feature.
+    return out[list(FEATURES)].astype("float64")
 
 
 def _employee_context(dataset: Dataset, snapshot: Snapshot) -> pd.DataFrame:
