@@ -17,6 +17,7 @@ import pandas as pd
 
 from rekomendasi.contract import Dataset
 from rekomendasi.contract.enums import JENIS_JABATAN
+from rekomendasi.contract.schemas import jenis_eligibility
 from rekomendasi.features import Snapshot
 
 
@@ -126,11 +127,7 @@ def _eligibility(
     as_of: pd.Timestamp,
     options: CandidateOptions,
 ) -> np.ndarray:
-    jenis_allowed = np.ones((len(JENIS_JABATAN), len(entries)), dtype=bool)
-    for t, value in enumerate(entries["eligible_jenis_jabatan"]):
-        if isinstance(value, str) and value.strip():
-            allowed = {v.strip() for v in value.split(";")}
-            jenis_allowed[:, t] = [j in allowed for j in JENIS_JABATAN]
+    jenis_allowed = jenis_eligibility(entries["eligible_jenis_jabatan"])
     jenis_idx = (
         employees["jenis_jabatan"]
         .map({j: i for i, j in enumerate(JENIS_JABATAN)})

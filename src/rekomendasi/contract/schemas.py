@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -43,16 +44,28 @@ def _field(
     return pa.Field(nullable=not required, metadata=metadata, **checks)
 
 
+def list_items(value: object) -> frozenset[str]:
+    """Items of a ``;``-separated list cell (trimmed, empty items dropped); empty for a null cell."""
+    if not isinstance(value, str):
+        return frozenset()
+    return frozenset(part.strip() for part in value.split(";") if part.strip())
+
+
 def _items_in(series: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
     """True where a ``;``-separated list holds only allowed items (null counts as allowed)."""
     allowed_set = frozenset(allowed)
+    return series.map(lambda value: list_items(value) <= allowed_set).astype(bool)
 
-    def ok(value: object) -> bool:
-        if not isinstance(value, str):
-            return True
-        return all(part.strip() in allowed_set for part in value.split(";") if part.strip())
 
-    return series.map(ok).astype(bool)
+def jenis_eligibility(eligible_jenis_jabatan: pd.Series) -> np.ndarray:
+    """[jenis_jabatan (JENIS_JABATAN order), entry] True where the catalogue entry admits that position
+    type; an empty ``eligible_jenis_jabatan`` admits everyone."""
+    out = np.ones((len(enums.JENIS_JABATAN), len(eligible_jenis_jabatan)), dtype=bool)
+    for t, value in enumerate(eligible_jenis_jabatan):
+        allowed = list_items(value)
+        if allowed:
+            out[:, t] = [j in allowed for j in enums.JENIS_JABATAN]
+    return out
 
 
 class _Model(pa.DataFrameModel):

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from rekomendasi.contract.schemas import list_items
 from rekomendasi.features.spec import EvidenceSpec
 
 
@@ -61,7 +62,7 @@ def mandatory_programmes(
     enrolled = history[history["status"] == "enrolled"].set_index(["nip", "training_id"]).index
     rows = []
     for _, entry in catalog[catalog["mandatory_for"].notna() & catalog["active"]].iterrows():
-        for condition in (c.strip() for c in str(entry["mandatory_for"]).split(";") if c.strip()):
+        for condition in sorted(list_items(entry["mandatory_for"])):
             rule = dev.mandatory.get(condition)
             if rule is None:
                 continue

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import JENIS_JABATAN
+from rekomendasi.contract.schemas import jenis_eligibility
 from rekomendasi.simulate import dynamics
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.people import People
@@ -58,16 +59,6 @@ class History:
     completed: np.ndarray
 
 
-def jenis_eligibility(world: World) -> np.ndarray:
-    """[jenis index (JENIS_JABATAN order), entry] True where the entry admits that position type."""
-    out = np.ones((len(JENIS_JABATAN), len(world.catalog)), dtype=bool)
-    for t, value in enumerate(world.catalog["eligible_jenis_jabatan"]):
-        if isinstance(value, str) and value:
-            allowed = {v.strip() for v in value.split(";")}
-            out[:, t] = [j in allowed for j in JENIS_JABATAN]
-    return out
-
-
 def simulate_history(config: SimConfig, world: World, people: People) -> History:
     """Run the assignment policy year by year and apply each outcome to the true levels."""
     rng = config.rng("history")
@@ -83,7 +74,7 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
         .map({j: i for i, j in enumerate(JENIS_JABATAN)})
         .to_numpy()
     )
-    eligible_jenis = jenis_eligibility(world)[jenis_idx]
+    eligible_jenis = jenis_eligibility(world.catalog["eligible_jenis_jabatan"])[jenis_idx]
     mandatory = catalog["mandatory_for"].notna().to_numpy()
     province_ok = _province_mask(catalog, frame, rng)
     popularity = np.log(catalog["popularity"].to_numpy())

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import JENIS_JABATAN
+from rekomendasi.contract.schemas import jenis_eligibility
 from rekomendasi.simulate import dynamics
-from rekomendasi.simulate.history import History, jenis_eligibility
+from rekomendasi.simulate.history import History
 from rekomendasi.simulate.people import People
 from rekomendasi.simulate.world import World
 
@@ -84,7 +85,7 @@ def benefit_chunks(
     effect = world.catalog["effect"].to_numpy()[active]
     jenis_of = dict(zip(world.positions["position_id"], world.positions["jenis_jabatan"], strict=True))
     jenis_idx = frame["position_id"].map(jenis_of).map({j: i for i, j in enumerate(JENIS_JABATAN)}).to_numpy()
-    eligible_jenis = jenis_eligibility(world)[:, active]
+    eligible_jenis = jenis_eligibility(world.catalog["eligible_jenis_jabatan"])[:, active]
     training = history.training
     ongoing = training[training["status"] == "enrolled"]
     enrolled = np.zeros(history.completed.shape, dtype=bool)
