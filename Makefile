@@ -1,6 +1,7 @@
 # rekomendasi: the two set-up commands.
 #   make run   set up .venv, build the demo data with the simulator where none is given, validate it,
-#              build the feature snapshot, train the ranker and register a champion in MLflow
+#              build the feature snapshot, train the ranker, register a champion in MLflow, and serve
+#              the API on 127.0.0.1:$(PORT), printing a demo key and a curl example (Ctrl-C stops it)
 #   make test  set up .venv, then ruff, mypy on src/ and the whole pytest suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,9 +13,10 @@ EMPLOYEES ?= 2000
 SEED ?= 42
 AS_OF ?= 2025-12-31
 SNAPSHOT ?= var/snapshot
+PORT ?= 8000
 TORCH_VERSION := 2.13.0
 
-.PHONY: run test setup lint typecheck pytest bench-simulate bench-features bench-train clean
+.PHONY: run test setup lint typecheck pytest bench-simulate bench-features bench-train bench-serve clean
 
 setup: $(STAMP)
 
@@ -35,6 +37,8 @@ run: $(STAMP)
 	$(BIN)/rekomendasi features --data $(DATA) --as-of $(AS_OF) --out $(SNAPSHOT)
 	$(BIN)/rekomendasi train --data $(DATA) --as-of $(AS_OF)
 	$(BIN)/rekomendasi models
+	REKOMENDASI_DATA_DIR=$(DATA) REKOMENDASI_SNAPSHOT_DIR=$(SNAPSHOT) \
+		$(BIN)/rekomendasi serve --host 127.0.0.1 --port $(PORT) --demo-key
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -59,6 +63,13 @@ bench-features: $(STAMP)
 	test -f data/bench-100k/employees.parquet || $(BIN)/rekomendasi simulate --out data/bench-100k --employees 100000 --seed 7 --format parquet
 	$(BIN)/rekomendasi bench features --data data/bench-100k --no-embeddings --record benchmarks/results.jsonl
 	$(BIN)/rekomendasi bench features --data data/bench-100k --embeddings --record benchmarks/results.jsonl
+
+# Needs the 100k world, its snapshot and a champion trained on it (made here when missing).
+bench-serve: $(STAMP)
+	test -f data/bench-100k/employees.parquet || $(BIN)/rekomendasi simulate --out data/bench-100k --employees 100000 --seed 7 --format parquet
+	test -f var/bench-snap/manifest.json || $(BIN)/rekomendasi features --data data/bench-100k --as-of 2025-12-31 --no-embeddings --out var/bench-snap
+	test -f var/bench-mlflow/mlflow.db || $(BIN)/rekomendasi bench train --data data/bench-100k
+	$(BIN)/rekomendasi bench serve --data data/bench-100k --snapshot var/bench-snap --record benchmarks/results.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -146,19 +146,29 @@ def _eligibility(
     t_index = {t: i for i, t in enumerate(entries["training_id"])}
     taken = taken[taken["nip"].isin(n_index) & taken["training_id"].isin(t_index)]
     eligible[taken["nip"].map(n_index).to_numpy(), taken["training_id"].map(t_index).to_numpy()] = False
-    keep = np.ones(len(entries), dtype=bool)
-    if options.modalities is not None:
-        keep &= entries["modality"].isin(options.modalities).to_numpy()
-    if options.max_cost_idr is not None:
-        keep &= (entries["cost_idr"].fillna(0) <= options.max_cost_idr).to_numpy()
-    if options.max_jp is not None:
-        keep &= (entries["jp"] <= options.max_jp).to_numpy()
-    eligible &= keep[None, :]
+    eligible &= entry_filter(entries, options.modalities, options.max_cost_idr, options.max_jp)[None, :]
     if options.province_only:
         held = entries["province"].to_numpy()
         local = employees["province"].to_numpy()[:, None] == held[None, :]
         eligible &= pd.isna(held)[None, :] | local
     return eligible
+
+
+def entry_filter(
+    entries: pd.DataFrame,
+    modalities: tuple[str, ...] | None,
+    max_cost_idr: int | None,
+    max_jp: int | None,
+) -> np.ndarray:
+    """[t] bool: the entries a request's modality, cost and JP limits allow (None: no limit)."""
+    keep = np.ones(len(entries), dtype=bool)
+    if modalities is not None:
+        keep &= entries["modality"].isin(modalities).to_numpy()
+    if max_cost_idr is not None:
+        keep &= (entries["cost_idr"].fillna(0) <= max_cost_idr).to_numpy()
+    if max_jp is not None:
+        keep &= (entries["jp"] <= max_jp).to_numpy()
+    return keep
 
 
 def _peer_share(

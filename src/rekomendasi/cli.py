@@ -21,8 +21,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from rekomendasi import __version__
+from rekomendasi.cli_state import audit_app, feedback_app, keys_app
 from rekomendasi.errors import RekomendasiError
-from rekomendasi.settings import get_settings
+from rekomendasi.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from rekomendasi.contract import Dataset
@@ -39,6 +40,9 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks: measure time and peak memory of a job.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(feedback_app, name="feedback")
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
@@ -339,7 +343,8 @@ def evaluate(
         typer.Option(help="Evaluation date (YYYY-MM-DD; default 31 December of the latest SKP year)."),
     ] = None,
     report: Annotated[
-        Path | None, typer.Option(help="Also write the tables as markdown to this file.")
+        Path | None,
+        typer.Option(help="Also write the report (HTML with plots, markdown, CSVs) to this folder."),
     ] = None,
 ) -> None:
     """Train the ranker on outcomes (time split) and compare it with the baselines on held-out employees.
@@ -366,20 +371,22 @@ def evaluate(
         console.print(f"[bold]{name}[/]")
         console.print(table.round(4).to_string(index=False))
     if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        body = "\n\n".join(
-            f"## {name}\n\n{table.round(4).to_markdown(index=False)}" for name, table in tables.items()
+        from rekomendasi.ranking.report import write_report
+
+        page = write_report(
+            tables,
+            report,
+            f"Ranker evaluation of {data_dir.name} as of {as_of_date}",
+            f"Trained on enrolments of {fit.train_years}, early-stopped on {fit.validation_year}; "
+            f"{len(fit.holdout):,} held-out employees.",
         )
-        report.write_text(
-            f"# Ranker evaluation of {data_dir} as of {as_of_date}\n\n{body}\n", encoding="utf-8"
-        )
+        console.print(f"report: {page} (and evaluation.md, plots, CSVs beside it)")
 
 
 def _registry() -> MlflowRegistry:
-    from rekomendasi.registry import MlflowRegistry
+    from rekomendasi.registry import registry_from_settings
 
-    settings = get_settings()
-    return MlflowRegistry(settings.mlflow_uri, settings.resolve(Path("mlflow/artifacts")))
+    return registry_from_settings(get_settings())
 
 
 @app.command()
@@ -480,6 +487,65 @@ def batch(
     console.print(
         f"wrote {len(recommendations):,} recommendations for "
         f"{recommendations['nip'].nunique():,} employees to {out}"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface (default REKOMENDASI_API_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default REKOMENDASI_API_PORT, 8000).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Server processes (default REKOMENDASI_API_WORKERS, 1).")
+    ] = None,
+    demo_key: Annotated[
+        bool, typer.Option(help="Create a planner key for the demo's first agency and print a curl example.")
+    ] = False,
+) -> None:
+    """Serve the API (uvicorn) on the latest snapshot and the registry's champion; docs at /docs."""
+    import logging
+
+    import uvicorn
+
+    settings = get_settings()
+    host = host or settings.api_host
+    port = port or settings.api_port
+    if demo_key:
+        _print_demo_key(settings, host, port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        "rekomendasi.serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.api_workers,
+        access_log=False,  # ours hashes NIPs; uvicorn's would print them
+        log_level="info",
+    )
+
+
+def _print_demo_key(settings: Settings, host: str, port: int) -> None:
+    """A planner key for the first agency of the data, with a working curl example (demo only)."""
+    from rekomendasi.contract import load_dataset
+    from rekomendasi.serving.state import Role, store_from_settings
+
+    with _friendly_errors():
+        employees = load_dataset(settings.resolve(settings.data_dir), only={"positions", "employees"})[
+            "employees"
+        ]
+        active = employees[employees["active"].fillna(False).astype(bool)].sort_values("nip")
+        if active.empty:
+            raise RekomendasiError("the data has no active employee to show in the demo.")
+        agency = str(active["instansi_id"].iloc[0])
+        nip = str(active.loc[active["instansi_id"] == agency, "nip"].iloc[0])
+        with store_from_settings(settings) as store:
+            _, key = store.create_key("demo planner", Role.PLANNER, [agency])
+    console.print(
+        f"[bold]demo API key[/] (planner for {agency}; shown once): {key}\n"
+        f"try: curl -s -H 'X-API-Key: {key}' "
+        f"'http://{host}:{port}/v1/employees/{nip}/recommendations?k=3&lang=en'\n"
+        f"docs: http://{host}:{port}/docs"
     )
 
 
@@ -617,6 +683,144 @@ def bench_train(
         )
     verdict = next((line for line in str(result["stdout"]).splitlines() if line.startswith("registered")), "")
     _report_bench("train", result, record, data=str(data), outcome=verdict)
+
+
+@bench_app.command("serve")
+def bench_serve(
+    data: Annotated[Path, typer.Option(help="Data directory the snapshot was built from.")],
+    snapshot: Annotated[Path, typer.Option(help="Snapshot directory (from `rekomendasi features`).")],
+    mlflow_uri: Annotated[
+        str, typer.Option(help="Registry holding a champion trained on that data.")
+    ] = "sqlite:///var/bench-mlflow/mlflow.db",
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 32,
+    seconds: Annotated[float, typer.Option(min=1, help="Measured seconds per endpoint.")] = 30.0,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 2,
+    k: Annotated[int, typer.Option(min=1, max=50, help="Recommendations per request.")] = 10,
+    port: Annotated[int, typer.Option(help="Port of the server under test.")] = 8765,
+    record: Annotated[
+        Path | None, typer.Option(help="Append the result as a JSON line to this file.")
+    ] = None,
+) -> None:
+    """Latency and throughput of the real server (uvicorn, `rekomendasi serve`) under a separate
+    load-generating process: explained top-k recommendations of random employees, then /health, with
+    the same clients (target: p99 < 50 ms and >= 200 requests/s at 100k employees, 32 clients)."""
+    import random
+    import tempfile
+
+    import httpx
+
+    from rekomendasi.contract import load_dataset
+    from rekomendasi.serving.state import StateStore
+
+    with _friendly_errors(), tempfile.TemporaryDirectory() as tmp:
+        state_url = f"sqlite:///{Path(tmp) / 'state.db'}"
+        with StateStore(state_url, "bench") as store:
+            key = store.create_key("bench", "admin")[1]
+        employees = load_dataset(data, only={"positions", "employees"})["employees"]
+        nips = sorted(employees.loc[employees["active"].fillna(False).astype(bool), "nip"])
+        random.Random(0).shuffle(nips)
+        paths = Path(tmp) / "paths.txt"
+        paths.write_text(
+            "\n".join(f"/v1/employees/{n}/recommendations?k={k}" for n in nips[:20000]), encoding="utf-8"
+        )
+        health = Path(tmp) / "health.txt"
+        health.write_text("/health\n", encoding="utf-8")
+        env = {
+            **os.environ,
+            "REKOMENDASI_DATA_DIR": str(data.resolve()),
+            "REKOMENDASI_SNAPSHOT_DIR": str(snapshot.resolve()),
+            "REKOMENDASI_MLFLOW_URI": mlflow_uri,
+            "REKOMENDASI_STATE_DB_URL": state_url,
+            "REKOMENDASI_NIP_SALT": "bench",
+        }
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "rekomendasi", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            startup = _wait_ready(base, server, started)
+            rss = _tree_rss_gb(server.pid)
+            results = {}
+            for name, file, auth in (("recommendations", paths, key), ("health", health, "")):
+                load = ["--paths", str(file), "--clients", str(clients), "--seconds", str(seconds)]
+                proc = subprocess.run(
+                    [sys.executable, "-m", "rekomendasi.loadgen", "--base", base, "--key", auth, *load],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+            ok = httpx.get(f"{base}/v1/model", headers={"X-API-Key": key}, timeout=30).json()
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    rec, hl = results["recommendations"], results["health"]
+    line = {
+        "bench": "serve",
+        "data": str(data),
+        "employees": ok.get("employees"),
+        "catalogue_entries": ok.get("catalogue_entries"),
+        "model_version": ok.get("version"),
+        "workers": workers,
+        "clients": clients,
+        "k": k,
+        "startup_seconds": round(startup, 1),
+        "server_rss_gb": round(rss, 2),
+        "recommendations": rec,
+        "health": hl,
+        "health_to_recommendations_ratio": round(hl["requests_per_s"] / max(rec["requests_per_s"], 1e-9), 2),
+        "meets_target": bool(rec["p99_ms"] < 50 and rec["requests_per_s"] >= 200 and rec["errors"] == 0),
+        "machine": _machine(),
+        "date": dt.date.today().isoformat(),
+        "version": __version__,
+    }
+    console.print_json(json.dumps(line))
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        with record.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+
+
+def _wait_ready(base: str, server: subprocess.Popen[str], started: float, timeout: float = 900) -> float:
+    """Seconds until ``/ready`` answers 200; fails with the server's last words if it dies or stalls."""
+    import httpx
+
+    while time.perf_counter() - started < timeout:
+        if server.poll() is not None:
+            raise RekomendasiError(
+                f"the server exited: {(server.stderr.read() if server.stderr else '')[-2000:]}"
+            )
+        try:
+            if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    raise RekomendasiError(f"the server was not ready within {timeout:.0f} s")
+
+
+def _tree_rss_gb(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), from /proc."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for each in pids:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total / 1e9
 
 
 def _report_bench(name: str, result: dict[str, object], record: Path | None, **fields: object) -> None:

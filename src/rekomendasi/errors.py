@@ -46,3 +46,28 @@ class ModelNotReady(RekomendasiError):
     """No champion model or no snapshot exists yet."""
 
     status_code = 503
+
+
+class Unauthorized(RekomendasiError):
+    """No API key, or one that is unknown or revoked (HTTP 401)."""
+
+    status_code = 401
+
+
+class Forbidden(RekomendasiError):
+    """The key's role or agencies do not cover what was asked (HTTP 403). The message never says
+    whether the employee exists."""
+
+    status_code = 403
+
+
+class PayloadTooLarge(RekomendasiError):
+    """A bulk request over the server's limit (HTTP 413)."""
+
+    status_code = 413
+
+
+class BadRequest(RekomendasiError):
+    """A request the schema cannot catch: unknown query parameters, unknown catalogue ids (HTTP 422)."""
+
+    status_code = 422

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from rekomendasi.candidates import CandidateOptions, build_matrices, generate
 from rekomendasi.contract import Dataset
+from rekomendasi.explain import gaps_addressed, reason
 from rekomendasi.features import Snapshot
 from rekomendasi.ranking.pairs import FEATURES, pair_features
 
@@ -53,39 +53,9 @@ def recommend_all(
 
 def reasons_id(m: Any, rows: pd.DataFrame, dataset: Dataset) -> list[str]:
     """One Indonesian sentence per row naming the gap(s) the entry addresses, largest first."""
-    names = dataset["competencies"].set_index("competency_id")["name"]
-    out = []
-    for emp, entry in zip(rows["emp"].to_numpy(), rows["entry"].to_numpy(), strict=True):
-        parts = []
-        for slot in range(m.targets.shape[1]):
-            comp = int(m.targets[entry, slot])
-            if comp < 0:
-                continue
-            req, est = float(m.required[emp, comp]), float(np.nan_to_num(m.estimated[emp, comp], nan=0.0))
-            parts.append(
-                (req - est if req > 0 else -9.0, comp, req, est, float(m.target_levels[entry, slot]))
-            )
-        parts.sort(key=lambda p: -p[0])
-        gaps = [p for p in parts if p[0] > 0.05]
-        if gaps:
-            named = "; ".join(
-                f"{names.get(m.competencies[c], m.competencies[c])} "
-                f"(perkiraan tingkat {e:.1f}, dibutuhkan {r:.0f})"
-                for _, c, r, e, _ in gaps[:2]
-            )
-            out.append(f"Menutup kesenjangan kompetensi {named}.")
-        elif parts:
-            _, c, r, e, t = parts[0]
-            what = names.get(m.competencies[c], m.competencies[c])
-            if r > 0:
-                out.append(
-                    f"Memperkuat kompetensi {what} (perkiraan tingkat {e:.1f}, dibutuhkan {r:.0f}) "
-                    f"menuju tingkat {t:.0f}."
-                )
-            else:
-                out.append(
-                    f"Mengembangkan kompetensi {what} di luar standar jabatan, menuju tingkat {t:.0f}."
-                )
-        else:
-            out.append("Pengembangan kompetensi umum.")
-    return out
+    comps = dataset["competencies"]
+    names = {str(c): str(n) for c, n in zip(comps["competency_id"], comps["name"], strict=True)}
+    return [
+        reason(gaps_addressed(m, int(emp), int(entry), names), "id")
+        for emp, entry in zip(rows["emp"].to_numpy(), rows["entry"].to_numpy(), strict=True)
+    ]

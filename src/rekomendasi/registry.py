@@ -8,11 +8,14 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from rekomendasi.errors import ModelNotReady, RekomendasiError
+
+if TYPE_CHECKING:
+    from rekomendasi.settings import Settings
 
 logger = logging.getLogger(__name__)
 MODEL_NAME = "rekomendasi-ranker"
@@ -34,6 +37,19 @@ class ModelVersion:
     aliases: tuple[str, ...]
     metrics: dict[str, float]
     tags: dict[str, str]
+
+
+def registry_from_settings(settings: Settings) -> MlflowRegistry:
+    """The registry the settings name. A local sqlite store keeps its artifacts beside its database
+    (``mlflow/artifacts`` for the default), so a scratch store never writes into the real one."""
+    uri = settings.mlflow_uri
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        if not database.is_absolute():
+            database = settings.resolve(database)
+            uri = f"sqlite:///{database}"
+        return MlflowRegistry(uri, database.parent / "artifacts")
+    return MlflowRegistry(uri, None)
 
 
 class ModelRegistry(Protocol):
@@ -103,7 +119,10 @@ class MlflowRegistry:
             mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})  # NaN is not a metric
             mlflow.set_tags(tags)
             for name, path in artifacts.items():
-                mlflow.log_artifact(str(path), artifact_path=name)
+                if path.is_dir():  # its files, not a folder named after a temporary directory
+                    mlflow.log_artifacts(str(path), artifact_path=name)
+                else:
+                    mlflow.log_artifact(str(path), artifact_path=name)
             signature = infer_signature(example, model.predict(example))
             info = mlflow.sklearn.log_model(
                 model,

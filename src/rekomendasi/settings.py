@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     text_embeddings: bool = Field(
         default=True, description="Use the sentence-transformers model beside the lexical text model."
     )
+    nip_salt: SecretStr = Field(
+        default=SecretStr("rekomendasi"),
+        description="Secret key of the NIP hashes in logs and the audit log; set your own in production.",
+    )
+    api_host: str = Field(default="127.0.0.1", description="Where `rekomendasi serve` listens.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port of `rekomendasi serve`.")
+    api_workers: int = Field(default=1, ge=1, description="Server processes (each holds the snapshot).")
+    bulk_max_nips: int = Field(default=500, ge=1, description="Largest NIP list of one bulk request (413).")
     demo_employees: int = Field(default=2000, gt=0, description="Size of the demo world `make run` builds.")
     demo_seed: int = Field(default=42, description="Seed of the demo world.")
 

@@ -7,12 +7,20 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rekomendasi.contract import Dataset, load_dataset
 from rekomendasi.errors import ConfigError, DataContractError
 from rekomendasi.features import EvidenceSpec
-from rekomendasi.ranking.train import evaluate_ranker, fit_ranker, label_years, load_train_config
+from rekomendasi.ranking.report import write_report
+from rekomendasi.ranking.train import (
+    agency_kind,
+    evaluate_ranker,
+    fit_ranker,
+    label_years,
+    load_train_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2025, 12, 31)
@@ -50,7 +58,13 @@ def test_fit_uses_a_time_split_and_keeps_holdout_out(
     assert (models["ndcg@10_low"] <= models["ndcg@10"]).all() and (
         models["ndcg@10"] <= models["ndcg@10_high"]
     ).all()
-    assert set(tables["groups"]["group"]) == {"gender", "status"}
+    groups = tables["groups"]
+    assert set(groups["group"]) == {"gender", "status", "agency_kind", "province"}
+    assert set(groups.loc[groups["group"] == "agency_kind", "value"]) == {"central", "regional"}
+    assert groups["ndcg@10"].between(0, 1).all() and (groups["exposure"] > 0).all()
+    candidates = tables["candidates"].iloc[0]
+    assert candidates["candidates_per_employee"] <= config.candidates
+    assert candidates["recall_oracle@10"] >= 0.9
 
 
 def test_real_data_without_truth_trains_and_evaluates(
@@ -63,7 +77,8 @@ def test_real_data_without_truth_trains_and_evaluates(
     tables = evaluate_ranker(dataset, fit, config)
     models = tables["models"]
     assert "oracle (truth)" not in set(models["model"]) and "ndcg@10" not in models.columns
-    assert models["coverage@10"].between(0, 1).all() and "groups" not in tables
+    assert models["coverage@10"].between(0, 1).all() and "candidates" not in tables
+    assert "ndcg@10" not in tables["groups"].columns and tables["groups"]["exposure"].notna().all()
 
 
 def test_too_short_history_is_a_clear_error(small_dataset: Dataset, spec: EvidenceSpec, config) -> None:  # type: ignore[no-untyped-def]
@@ -80,3 +95,44 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
     path.write_text((ROOT / "training" / "train.yaml").read_text().replace("num_leaves: 7", "num_leaves: 1"))
     with pytest.raises(ConfigError, match=r"train\.yaml: invalid training config: ranker\.num_leaves"):
         load_train_config(path)
+
+
+def test_agency_kind_from_province_spread_or_pattern() -> None:
+    employees = pd.DataFrame(
+        {
+            "nip": ["1", "2", "3", "4"],
+            "instansi_id": ["kl-001", "kl-001", "pemda-001", "pemda-001"],
+            "province": ["Aceh", "Bali", "Papua", "Papua"],
+        }
+    )
+    assert list(agency_kind(employees)) == ["central", "central", "regional", "regional"]
+    assert list(agency_kind(employees, "^pemda")) == ["regional", "regional", "central", "central"]
+
+
+def test_report_has_plots_tables_and_no_external_assets(tmp_path: Path) -> None:
+    models = pd.DataFrame(
+        {
+            "model": ["ranker", "random"],
+            "employees": [10, 10],
+            "ndcg@10": [0.6, 0.2],
+            "ndcg@10_low": [0.55, 0.15],
+            "ndcg@10_high": [0.65, 0.25],
+        }
+    )
+    groups = pd.DataFrame(
+        {
+            "model": ["ranker", "ranker"],
+            "group": ["gender", "gender"],
+            "value": ["l", "p"],
+            "employees": [5, 5],
+            "ndcg@10": [0.58, 0.62],
+            "exposure": [1.0, 1.0],
+        }
+    )
+    importance = pd.DataFrame({"feature": ["gap_sum", "jp"], "gain": [10.0, 2.0]})
+    page = write_report({"models": models, "groups": groups, "importance": importance}, tmp_path, "t")
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 3 and "gap_sum" in text and "0.62" in text
+    assert {p.name for p in tmp_path.glob("*.png")} == {"models.png", "groups-gender.png", "importance.png"}
+    assert "![models.png](models.png)" in (tmp_path / "evaluation.md").read_text()
+    assert pd.read_csv(tmp_path / "groups.csv").shape == (2, 6)

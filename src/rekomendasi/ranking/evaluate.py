@@ -78,33 +78,28 @@ def compare(
 
 
 def by_group(
-    lists: Mapping[str, pd.DataFrame], truth: pd.DataFrame, groups: pd.DataFrame, k: int = 10
+    lists: Mapping[str, pd.DataFrame], truth: pd.DataFrame | None, groups: pd.DataFrame, k: int = 10
 ) -> pd.DataFrame:
-    """NDCG@k and exposure per group value (e.g. gender, status), per model.
+    """NDCG@k (with truth only), oracle recall and exposure per group value (e.g. gender, status), per model.
 
-    ``groups`` has one row per nip with one column per grouping; exposure is the group's share of all
-    recommendation slots divided by its share of employees (1 = proportional).
+    ``groups`` has one row per nip with one column per grouping. Exposure is the group's share of all
+    recommendation slots divided by its share of the evaluated employees (1 = proportional: nobody is
+    left with shorter lists). NDCG gaps between groups show whose needs the model serves less well.
     """
     rows = []
     for name, recs in lists.items():
-        per_user = ndcg_per_user(recs, truth, k)
+        ndcg = ndcg_per_user(recs, truth, k) if truth is not None else None
+        recall = recall_per_user(recs, oracle_top_k(truth, k), k) if truth is not None else None
+        evaluated = groups.reindex(recs["nip"].unique())
         for column in groups.columns:
-            values = groups[column].reindex(per_user.index)
             slots = recs.groupby(recs["nip"].map(groups[column])).size()
-            people = groups[column].value_counts()
-            for value, scores in per_user.groupby(values):
-                rows.append(
-                    {
-                        "model": name,
-                        "group": column,
-                        "value": value,
-                        "employees": len(scores),
-                        f"ndcg@{k}": float(scores.mean()),
-                        "exposure": float(
-                            (slots.get(value, 0) / slots.sum()) / (people.get(value, 0) / people.sum())
-                        )
-                        if people.sum()
-                        else np.nan,
-                    }
-                )
+            people = evaluated[column].value_counts()
+            for value, count in people.items():
+                row: dict[str, object] = {"model": name, "group": column, "value": value, "employees": count}
+                if ndcg is not None and recall is not None:
+                    members = groups.index[groups[column] == value]
+                    row[f"ndcg@{k}"] = float(ndcg.reindex(members).mean())
+                    row[f"recall_oracle@{k}"] = float(recall.reindex(members).mean())
+                row["exposure"] = float((slots.get(value, 0) / slots.sum()) / (count / people.sum()))
+                rows.append(row)
     return pd.DataFrame(rows)

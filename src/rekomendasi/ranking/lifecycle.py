@@ -16,6 +16,7 @@ from rekomendasi.contract import Dataset
 from rekomendasi.features import EvidenceSpec
 from rekomendasi.features.snapshot import data_fingerprint
 from rekomendasi.ranking.pairs import FEATURES
+from rekomendasi.ranking.report import write_report
 from rekomendasi.ranking.train import TrainConfig, evaluate_ranker, fit_ranker, validation_ndcg
 from rekomendasi.registry import ModelRegistry, ModelVersion
 
@@ -74,6 +75,7 @@ def train_and_register(
     }
     tags = {
         "data_fingerprint": data_fingerprint(dataset),
+        "as_of": as_of.isoformat(),
         "embedding_model": text_model,
         "evidence_spec_version": str(spec.version),
         "rekomendasi_version": __version__,
@@ -83,17 +85,13 @@ def train_and_register(
         progress("log to MLflow")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        report = folder / "evaluation.md"
-        report.write_text(
-            f"# Ranker evaluation as of {as_of}\n\n"
-            + "\n\n".join(
-                f"## {name}\n\n{table.round(4).to_markdown(index=False)}" for name, table in tables.items()
-            )
-            + "\n",
-            encoding="utf-8",
+        write_report(
+            tables,
+            folder,
+            f"Ranker evaluation as of {as_of}",
+            f"Trained on enrolments of {fit.train_years}, early-stopped on {fit.validation_year}; "
+            f"time-split validation NDCG@10 {challenger_score:.4f}.",
         )
-        for name, table in tables.items():
-            table.to_csv(folder / f"{name}.csv", index=False)
         (folder / "run.json").write_text(
             json.dumps({"params": params, "tags": tags}, indent=2, default=str), encoding="utf-8"
         )

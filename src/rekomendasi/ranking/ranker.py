@@ -146,21 +146,31 @@ class LambdaRanker(BaseEstimator):
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         return self
 
-    def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Scores, higher is better; comparable within a query."""
+    def predict(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """Scores, higher is better; comparable within a query. ``num_threads`` 0 uses every core; a
+        server scoring a few rows per request passes 1."""
         if not hasattr(self, "booster_"):
             raise NotFittedError("This LambdaRanker is not fitted yet; call fit(X, y, qid) first.")
+        return np.asarray(
+            self.booster_.predict(self._data(X), num_iteration=self.best_iteration_, num_threads=num_threads)
+        )
+
+    def contributions(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> pd.DataFrame:
+        """Each feature's additive contribution to each score (TreeSHAP), plus the ``bias`` column;
+        a row sums to :meth:`predict`'s score."""
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("This LambdaRanker is not fitted yet; call fit(X, y, qid) first.")
+        values = self.booster_.predict(
+            self._data(X), num_iteration=self.best_iteration_, pred_contrib=True, num_threads=num_threads
+        )
+        return pd.DataFrame(np.asarray(values), columns=[*self.feature_names_in_, "bias"])
+
+    def _data(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
+        """The columns the booster expects: by name for frames, by position (fitted order) for arrays."""
         width = X.shape[1] if isinstance(X, pd.DataFrame) else np.asarray(X).shape[1]
         if width != self.n_features_in_:
             raise ValueError(f"X has {width} features, the ranker was fitted with {self.n_features_in_}")
-        frame = (
-            X
-            if isinstance(X, pd.DataFrame)
-            else pd.DataFrame(np.asarray(X), columns=list(self.feature_names_in_))
-        )
-        return np.asarray(
-            self.booster_.predict(frame[list(self.feature_names_in_)], num_iteration=self.best_iteration_)
-        )
+        return X[list(self.feature_names_in_)] if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
 
     @property
     def feature_importances_(self) -> pd.Series:

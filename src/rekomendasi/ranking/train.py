@@ -22,6 +22,7 @@ from rekomendasi.errors import ConfigError, DataContractError
 from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot
 from rekomendasi.ranking.evaluate import baseline_scores, by_group, compare, rank_lists
 from rekomendasi.ranking.labels import outcome_examples
+from rekomendasi.ranking.metrics import oracle_top_k, recall_per_user
 from rekomendasi.ranking.pairs import FEATURES, pair_features
 from rekomendasi.ranking.ranker import LambdaRanker
 
@@ -43,6 +44,7 @@ class EvaluationParams(_Strict):
     k: list[int]
     bootstrap_resamples: int = Field(gt=0)
     fairness_groups: list[str]
+    central_agency_pattern: str | None = None
 
 
 class TrainConfig(_Strict):
@@ -182,6 +184,29 @@ def read_benefit(data_dir: Path) -> pd.DataFrame | None:
     return None
 
 
+def agency_kind(employees: pd.DataFrame, central_pattern: str | None = None) -> pd.Series:
+    """``central`` or ``regional`` per employee's agency (the contract has no agency type).
+
+    With ``central_pattern`` (a regular expression on ``instansi_id``, from ``training/train.yaml``) the
+    matching agencies are central. Without it the data decides: a ministry or central agency has staff in
+    several provinces (its vertical offices), a regional government (pemda) only in its own province.
+    """
+    agencies = employees["instansi_id"]
+    if central_pattern:
+        central = agencies.str.match(central_pattern)
+    else:
+        spread = employees.groupby("instansi_id")["province"].nunique()
+        central = agencies.map(spread > 1).astype(bool)
+    return pd.Series(np.where(central, "central", "regional"), index=employees.index, name="agency_kind")
+
+
+def fairness_groups(employees: pd.DataFrame, config: EvaluationParams) -> pd.DataFrame:
+    """One row per nip, one column per configured fairness group (``agency_kind`` is derived)."""
+    frame = employees.assign(agency_kind=agency_kind(employees, config.central_agency_pattern))
+    frame = frame.set_index("nip")[config.fairness_groups]
+    return frame.fillna("(unknown)")
+
+
 def evaluate_ranker(dataset: Dataset, fit: FitResult, config: TrainConfig) -> dict[str, pd.DataFrame]:
     """Rank the held-out employees' candidates with every model; metrics per model and per group."""
     snapshot = fit.snapshot
@@ -204,8 +229,6 @@ def evaluate_ranker(dataset: Dataset, fit: FitResult, config: TrainConfig) -> di
             & truth["training_id"].isin(m.entries["training_id"])
         ]
         truth = truth.rename(columns={"benefit": "gain"})[["nip", "training_id", "gain"]]
-        from rekomendasi.ranking.metrics import oracle_top_k
-
         lists["oracle (truth)"] = oracle_top_k(truth, k)
     table = compare(
         lists,
@@ -223,13 +246,23 @@ def evaluate_ranker(dataset: Dataset, fit: FitResult, config: TrainConfig) -> di
         .rename(columns={"index": "feature"}),
     }
     if truth is not None:
-        groups = dataset["employees"].set_index("nip")[config.evaluation.fairness_groups]
-        out["groups"] = by_group(
-            {n: lst for n, lst in lists.items() if n in ("ranker (LambdaRank)", "gap heuristic")},
-            truth,
-            groups,
-            k,
+        out["candidates"] = pd.DataFrame(
+            [
+                {
+                    "candidates_per_employee": float(candidates.groupby("nip").size().mean()),
+                    "recall_oracle@10": float(
+                        recall_per_user(candidates.assign(rank=1), oracle_top_k(truth, 10), 1).mean()
+                    ),
+                }
+            ]
         )
+    groups = fairness_groups(dataset["employees"], config.evaluation)
+    out["groups"] = by_group(
+        {n: lst for n, lst in lists.items() if n in ("ranker (LambdaRank)", "gap heuristic")},
+        truth,
+        groups,
+        k,
+    )
     return out
 
 

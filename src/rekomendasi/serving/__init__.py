@@ -1,0 +1,1 @@
+"""The recommendation API: app factory, routes, schemas, authentication and its durable state."""

@@ -1,0 +1,350 @@
+"""What the API serves, held in memory: the snapshot, the catalogue, the candidate matrices and the
+champion ranker. Built once when the server starts; answering one employee is array work only
+(candidate generation, pair features and scoring of about a hundred rows), so results always follow
+the request's filters exactly and agree with the batch job's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rekomendasi.candidates import Matrices, build_matrices, entry_filter, generation_score
+from rekomendasi.contract import Dataset, load_dataset
+from rekomendasi.errors import EmployeeNotFound, ModelNotReady
+from rekomendasi.explain import GapAddressed, Lang, gaps_addressed, reason
+from rekomendasi.features import Snapshot, read_snapshot
+from rekomendasi.ranking.pairs import FEATURES, PairContext, pair_context, pair_matrix
+from rekomendasi.registry import ModelRegistry, ModelVersion
+
+log = logging.getLogger(__name__)
+
+# Tables the server needs from the data directory (evidence lives in the snapshot).
+SERVING_TABLES = frozenset(
+    {"competencies", "positions", "catalog", "catalog_competencies", "employees", "training_history"}
+)
+EVIDENCE_COLUMNS = (
+    "n_assessment",
+    "n_indicators",
+    "n_behaviour",
+    "n_skp",
+    "n_feedback",
+    "n_training",
+    "prior_only",
+    "latest_evidence_on",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """A request's filters; None means no limit."""
+
+    modalities: tuple[str, ...] | None = None
+    max_cost_idr: int | None = None
+    max_jp: int | None = None
+    province: str | None = None  # classroom entries held elsewhere are left out; online ones stay
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One feature's share of a score (TreeSHAP)."""
+
+    feature: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """One ranked entry for one employee, with everything its explanation needs."""
+
+    rank: int
+    training_id: str
+    score: float
+    gaps: tuple[GapAddressed, ...]
+    expected_gap_closed: float
+    contributions: tuple[Contribution, ...]
+
+    def reason(self, lang: Lang) -> str:
+        """One sentence in ``lang``."""
+        return reason(self.gaps, lang)
+
+
+@dataclass(frozen=True, slots=True)
+class JpStatus:
+    """The year's 20 JP obligation."""
+
+    year: int
+    earned: float
+    target: float
+    remaining: float
+    met: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Employee:
+    """Who an employee is, as far as access control and filters need."""
+
+    nip: str
+    row: int
+    instansi_id: str
+    unit_id: str
+    position_id: str
+    province: str | None
+
+
+@dataclass
+class Engine:
+    """The loaded state. Build it with :meth:`load`; it is read-only afterwards (safe across threads)."""
+
+    dataset: Dataset
+    snapshot: Snapshot
+    model: Any
+    model_version: ModelVersion
+    matrices: Matrices
+    context: PairContext
+    candidates: int
+    employees: dict[str, Employee]
+    competency_names: dict[str, str]
+    catalog: pd.DataFrame  # indexed by training_id
+    loaded_at: dt.datetime
+    load_seconds: float
+    _gap_rows: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _gaps: dict[str, np.ndarray] = field(default_factory=dict)  # columns, by nip then largest gap
+    _mandatory: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # due ones only
+    _jp: dict[str, JpStatus] = field(default_factory=dict)
+    entry_info: dict[str, dict[str, object]] = field(default_factory=dict)  # catalogue rows by id
+    _entry_index: dict[str, int] = field(default_factory=dict)
+    _ids: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+
+    @classmethod
+    def load(
+        cls, data_dir: Path, snapshot_dir: Path, registry: ModelRegistry, candidates: int = 100
+    ) -> Engine:
+        """Read the snapshot, the serving tables and the champion.
+
+        Raises:
+            ModelNotReady: no snapshot, no data, or no champion (the message says what to run).
+        """
+        started = time.perf_counter()
+        snapshot = read_snapshot(snapshot_dir)
+        version = registry.alias_version("champion")
+        if version is None:
+            raise ModelNotReady("no champion model yet; run `rekomendasi train --data DIR` first.")
+        if not data_dir.exists():
+            raise ModelNotReady(f"no data directory {data_dir}; set REKOMENDASI_DATA_DIR.")
+        model = registry.load("champion")
+        if list(getattr(model, "feature_names_in_", [])) != list(FEATURES):
+            raise ModelNotReady(
+                f"champion v{version.version} was trained on other pair features than this release "
+                "computes; run `rekomendasi train` to train one for it."
+            )
+        dataset = load_dataset(data_dir, max_quarantine_share=None, only=SERVING_TABLES)
+        m = build_matrices(dataset, snapshot)
+        ctx = pair_context(m, dataset, snapshot)
+        people = dataset["employees"].set_index("nip")
+        active = people["active"].fillna(False).astype(bool)
+        employees = {
+            str(nip): Employee(
+                nip=str(nip),
+                row=row,
+                instansi_id=str(people.at[nip, "instansi_id"]),
+                unit_id=str(people.at[nip, "unit_id"]),
+                position_id=str(people.at[nip, "position_id"]),
+                province=_optional(people.at[nip, "province"]),
+            )
+            for row, nip in enumerate(m.nips)
+            if nip in people.index and bool(active.get(nip, False))
+        }
+        gaps = snapshot.competency_gaps.sort_values(
+            ["nip", "gap", "competency_id"], ascending=[True, False, True], kind="stable"
+        ).reset_index(drop=True)
+        bounds = gaps.groupby("nip", sort=False).indices
+        due = snapshot.mandatory[snapshot.mandatory["due"].astype(bool)]
+        dev = snapshot.development
+        catalog = dataset["catalog"]
+        engine = cls(
+            dataset=dataset,
+            snapshot=snapshot,
+            model=model,
+            model_version=version,
+            matrices=m,
+            context=ctx,
+            candidates=candidates,
+            employees=employees,
+            competency_names={
+                str(c): str(n)
+                for c, n in zip(
+                    dataset["competencies"]["competency_id"], dataset["competencies"]["name"], strict=True
+                )
+            },
+            catalog=dataset["catalog"].set_index("training_id", drop=False),
+            loaded_at=dt.datetime.now(dt.UTC),
+            load_seconds=0.0,
+            _gap_rows={str(n): (int(i[0]), int(i[-1]) + 1) for n, i in bounds.items()},
+            _gaps={c: gaps[c].to_numpy() for c in gaps.columns},
+            _mandatory={str(n): _records(g) for n, g in due.groupby("nip")},
+            _jp={
+                str(nip): JpStatus(int(year), float(total), float(target), float(remaining), bool(met))
+                for nip, year, total, target, remaining, met in zip(
+                    dev["nip"],
+                    dev["year"],
+                    dev["jp_total"],
+                    dev["jp_target"],
+                    dev["jp_remaining"],
+                    dev["meets_jp_target"],
+                    strict=True,
+                )
+            },
+            entry_info={str(r["training_id"]): r for r in _records(catalog)},
+            _entry_index={str(t): i for i, t in enumerate(m.entries["training_id"])},
+            _ids=m.entries["training_id"].to_numpy(dtype=object),
+        )
+        engine.load_seconds = time.perf_counter() - started
+        log.info(
+            "engine loaded: %d employees, %d entries, model v%s, snapshot %s, %.1f s",
+            len(employees),
+            len(m.entries),
+            version.version,
+            engine.snapshot_id,
+            engine.load_seconds,
+        )
+        return engine
+
+    @property
+    def snapshot_id(self) -> str:
+        """The snapshot's date and the first 12 characters of its data fingerprint."""
+        fingerprint = str(self.snapshot.manifest.get("data_fingerprint", ""))[:12]
+        return f"{self.snapshot.as_of.isoformat()}:{fingerprint}"
+
+    def employee(self, nip: str) -> Employee:
+        """The active employee ``nip``.
+
+        Raises:
+            EmployeeNotFound: not an active employee of the snapshot.
+        """
+        found = self.employees.get(nip)
+        if found is None:
+            raise EmployeeNotFound(f"no active employee {nip} in snapshot {self.snapshot_id}.")
+        return found
+
+    def staff(self, instansi_id: str, unit_id: str | None = None) -> list[str]:
+        """NIPs of an agency's (or one unit's) active employees, sorted."""
+        return sorted(
+            e.nip
+            for e in self.employees.values()
+            if e.instansi_id == instansi_id and (unit_id is None or e.unit_id == unit_id)
+        )
+
+    def recommend(self, nip: str, k: int = 10, filters: Filters | None = None) -> list[Recommendation]:
+        """Top ``k`` for one employee: candidates by the generator, ranked by the champion, explained.
+
+        Ties in the score go to the better gap coverage, then the training id, as in the batch job.
+        """
+        who = self.employee(nip)
+        m = self.matrices
+        eligible = m.eligible[who.row] & self._entry_mask(filters or Filters())
+        if not eligible.any():
+            return []
+        rows = np.array([who.row])
+        score = np.where(eligible[None, :], generation_score(m, rows), -np.inf)
+        keep = min(self.candidates, score.shape[1])
+        top = (
+            np.argpartition(-score, keep - 1, axis=1)[0, :keep]
+            if keep < score.shape[1]
+            else np.arange(score.shape[1])
+        )
+        entries = top[np.isfinite(score[0, top])]
+        emp = np.full(len(entries), who.row)
+        X = pair_matrix(m, emp, entries, self.context)
+        scores = self.model.predict(X, num_threads=1)
+        ids = self._ids[entries]
+        order = np.lexsort((ids, -X[:, 0], -scores))[:k]
+        contributions = self.model.contributions(X[order], num_threads=1).to_numpy()[:, : len(FEATURES)]
+        out = []
+        for rank, (i, contrib) in enumerate(zip(order, contributions, strict=True), 1):
+            gaps = gaps_addressed(m, who.row, int(entries[i]), self.competency_names)
+            main = np.argsort(-np.abs(contrib), kind="stable")[:3]
+            out.append(
+                Recommendation(
+                    rank=rank,
+                    training_id=str(ids[i]),
+                    score=round(float(scores[i]), 6),
+                    gaps=tuple(gaps),
+                    expected_gap_closed=round(sum(g.closable for g in gaps), 3),
+                    contributions=tuple(Contribution(FEATURES[j], round(float(contrib[j]), 4)) for j in main),
+                )
+            )
+        return out
+
+    def _entry_mask(self, filters: Filters) -> np.ndarray:
+        entries = self.matrices.entries
+        if filters == Filters():
+            return np.ones(len(entries), dtype=bool)
+        keep = entry_filter(entries, filters.modalities, filters.max_cost_idr, filters.max_jp)
+        if filters.province is not None:
+            held = entries["province"]
+            keep &= (held.isna() | (held.str.casefold() == filters.province.casefold())).to_numpy()
+        return keep
+
+    def gap_profile(self, nip: str) -> list[dict[str, Any]]:
+        """The employee's competency gaps (snapshot columns) with the evidence counts behind each
+        estimate, largest gap first."""
+        self.employee(nip)
+        start, stop = self._gap_rows.get(nip, (0, 0))
+        columns = {name: values[start:stop] for name, values in self._gaps.items()}
+        return [{name: values[i] for name, values in columns.items()} for i in range(stop - start)]
+
+    def evidence(self, nip: str) -> dict[str, dict[str, object]]:
+        """competency_id -> evidence counts of the employee's estimates."""
+        start, stop = self._gap_rows.get(nip, (0, 0))
+        ids = self._gaps["competency_id"][start:stop]
+        parts = {c: self._gaps[c][start:stop] for c in EVIDENCE_COLUMNS}
+        return {str(comp): {c: parts[c][i] for c in EVIDENCE_COLUMNS} for i, comp in enumerate(ids)}
+
+    def mandatory_due(self, nip: str) -> list[dict[str, object]]:
+        """Mandatory programmes due for the employee (training_id, condition, rule_id, rule_en, enrolled)."""
+        return self._mandatory.get(nip, [])
+
+    def jp_status(self, nip: str) -> JpStatus | None:
+        """The 20 JP obligation for the snapshot's year: earned, target, remaining."""
+        return self._jp.get(nip)
+
+    def past_outcomes(self, training_id: str) -> dict[str, float | None]:
+        """How earlier participants fared in the entry (from the pair context)."""
+        index = self._entry_index.get(training_id)
+        if index is None:
+            return {"participants": 0.0, "completion_rate": None, "mean_score": None}
+        stats = self.context.entry_stats[index]
+
+        def value(x: float) -> float | None:
+            return None if np.isnan(x) else round(float(x), 3)
+
+        return {
+            "participants": float(stats[0]),
+            "completion_rate": value(stats[1]),
+            "mean_score": value(stats[2]),
+        }
+
+
+def _optional(value: object) -> str | None:
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+        else str(value)
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows as dicts with None for missing values (plain Python for the hot path)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
+
+
+__all__ = ["FEATURES", "Contribution", "Employee", "Engine", "Filters", "Recommendation"]

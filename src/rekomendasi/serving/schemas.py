@@ -1,0 +1,223 @@
+"""The HTTP edge's pydantic models: separate input and output models, with examples for OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rekomendasi.contract.enums import MODALITY
+from rekomendasi.serving.state import FeedbackEvent
+
+NIP_PATTERN = r"^\d{18}$"
+Nip = Annotated[str, Field(pattern=NIP_PATTERN, examples=["198503152010011001"], description="18-digit NIP")]
+LangParam = Literal["id", "en"]
+Modality = Literal[MODALITY]  # type: ignore[valid-type]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GapOut(_Out):
+    competency_id: str
+    name: str
+    required_level: float | None = Field(
+        description="Level the position's standard requires; null outside it."
+    )
+    estimated_level: float | None = Field(description="Estimated current level (1-5).")
+    uncertainty: float | None = Field(description="Standard deviation of the estimate, in levels.")
+    gap: float = Field(description="max(required - estimated, 0)")
+    target_level: float | None = Field(
+        default=None, description="Level the training aims at (recommendations only)."
+    )
+    evidence: str | None = Field(
+        default=None, description="The evidence behind the estimate, in plain words."
+    )
+
+
+class GapNameOut(_Out):
+    """What a learning platform sees of a gap: the competency, not the evidence."""
+
+    competency_id: str
+    name: str
+
+
+class ExpectedBenefit(_Out):
+    gap_closed_levels: float = Field(
+        description="Levels of the person's gaps the entry can close, summed over its competencies "
+        "(up to its target level)."
+    )
+    past_participants: float = Field(description="Earlier participants with a known outcome.")
+    completion_rate: float | None = Field(description="Share of earlier participants who completed it.")
+    mean_score: float | None = Field(description="Earlier participants' mean final score.")
+
+
+class ContributionOut(_Out):
+    feature: str
+    description: str
+    value: float = Field(description="Additive share of the score (TreeSHAP); positive raises the entry.")
+
+
+class Explanation(_Out):
+    gaps: list[GapOut] | list[GapNameOut]
+    expected_benefit: ExpectedBenefit
+    model_contributions: list[ContributionOut]
+
+
+class RecommendationOut(_Out):
+    rank: int
+    training_id: str
+    title: str
+    provider: str | None
+    modality: str
+    jp: int
+    cost_idr: int | None
+    score: float = Field(description="Ranker score; comparable within one employee's list only.")
+    reason: str
+    explanation: Explanation
+
+
+class MandatoryOut(_Out):
+    training_id: str
+    title: str
+    condition: str
+    rule: str = Field(description="The rule that makes the programme due.")
+    enrolled: bool
+
+
+class JpStatus(_Out):
+    year: int
+    earned: float
+    target: float
+    remaining: float
+    met: bool
+
+
+class EmployeeRecommendations(_Out):
+    nip: str
+    as_of: str = Field(description="Date of the evidence snapshot.")
+    model_version: str
+    k: int
+    lang: LangParam
+    recommendations: list[RecommendationOut]
+    mandatory_due: list[MandatoryOut]
+    jp: JpStatus | None
+
+
+class BulkError(_Out):
+    nip: str
+    detail: str
+
+
+class BulkOut(_Out):
+    results: list[EmployeeRecommendations]
+    errors: list[BulkError]
+    total: int = Field(description="Employees the request covers (all pages).")
+    offset: int
+    next_offset: int | None = Field(description="Pass as offset for the next page; null on the last one.")
+
+
+class Filters(_In):
+    modality: list[Modality] | None = None
+    max_cost_idr: int | None = Field(default=None, ge=0)
+    max_jp: int | None = Field(default=None, ge=1)
+    province: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class BulkIn(_In):
+    nips: list[Nip] = Field(min_length=1, description="NIPs to answer (at most the server's bulk limit).")
+    k: int = Field(default=10, ge=1, le=50)
+    lang: LangParam = "id"
+    filters: Filters | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"nips": ["198503152010011001"], "k": 5, "lang": "en"}]},
+    )
+
+
+class GapProfile(_Out):
+    nip: str
+    as_of: str
+    gaps: list[GapOut]
+
+
+class FeedbackIn(_In):
+    nip: Nip
+    training_id: str = Field(min_length=1, max_length=64)
+    event: FeedbackEvent
+    reason: str = Field(
+        default="",
+        max_length=2000,
+        description="Why; required for `objected` (the person contests an automated recommendation, "
+        "UU 27/2022 art. 10).",
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"nip": "198503152010011001", "training_id": "TRN-0100", "event": "accepted"},
+                {
+                    "nip": "198503152010011001",
+                    "training_id": "TRN-0100",
+                    "event": "objected",
+                    "reason": "Saya sudah mengikuti pelatihan serupa tahun lalu.",
+                },
+            ]
+        },
+    )
+
+
+class FeedbackOut(_Out):
+    id: int
+    event: str
+    model_version: str | None
+
+
+class CatalogEntry(_Out):
+    training_id: str
+    title: str
+    description: str | None
+    provider: str | None
+    modality: str
+    jp: int
+    cost_idr: int | None
+    eligible_jenis_jabatan: list[str]
+    mandatory_for: list[str]
+    province: str | None
+    language: str | None
+    active: bool
+    competencies: list[str]
+
+
+class CatalogPage(_Out):
+    entries: list[CatalogEntry]
+    total: int
+    offset: int
+    next_offset: int | None
+
+
+class ModelInfo(_Out):
+    name: str
+    version: str
+    aliases: list[str]
+    run_id: str
+    trained_as_of: str | None
+    data_fingerprint: str | None
+    embedding_model: str | None
+    metrics: dict[str, float]
+    snapshot: str
+    snapshot_as_of: str
+    employees: int
+    catalogue_entries: int
+    loaded_at: str
+
+
+class Problem(_Out):
+    detail: str | list[dict[str, object]]
