@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="Where `rekomendasi serve` listens.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port of `rekomendasi serve`.")
     api_workers: int = Field(default=1, ge=1, description="Server processes (each holds the snapshot).")
+    audit_flush_seconds: float = Field(
+        default=0.2,
+        ge=0.0,
+        description="Audit rows are appended in batches this often (0: before each answer is sent).",
+    )
     bulk_max_nips: int = Field(default=500, ge=1, description="Largest NIP list of one bulk request (413).")
     demo_employees: int = Field(default=2000, gt=0, description="Size of the demo world `make run` builds.")
     demo_seed: int = Field(default=42, description="Seed of the demo world.")

@@ -53,6 +53,7 @@ def served_settings(home: Path, data: Path, **overrides: object) -> Settings:
         "nip_salt": "test-salt",
         "text_embeddings": False,
         "bulk_max_nips": 5,
+        "audit_flush_seconds": 0,  # written before each answer, so tests can read it at once
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from rekomendasi.contract import Dataset
 from rekomendasi.recommend import recommend_all
 from rekomendasi.serving.app import create_app
+from rekomendasi.serving.engine import Filters
 from rekomendasi.serving.state import hash_nip
 
 from .conftest import Served, served_settings
@@ -226,3 +227,31 @@ def test_without_champion_or_snapshot_everything_says_what_to_run(tmp_path: Path
         response = client.get("/v1/employees/198503152010011001/recommendations", headers={"X-API-Key": key})
         assert response.status_code == 503 and "rekomendasi" in response.json()["detail"]
         assert "Traceback" not in response.text
+
+
+def test_bulk_ranking_at_load_equals_ranking_at_request_time(served: Served) -> None:
+    engine = served.app.state.service.engine
+    for nip in sorted(engine.employees)[:20]:
+        precomputed = engine.recommend(nip, 10)  # from the rankings scored when the engine loaded
+        on_request = engine.recommend(nip, 60)  # past the precomputed depth: ranked now
+        assert [r.training_id for r in on_request[:10]] == [r.training_id for r in precomputed]
+        assert [r.score for r in on_request[:10]] == [r.score for r in precomputed]
+        filtered = engine.recommend(nip, 10, Filters(max_jp=10_000))  # explained at request time
+        assert [r.training_id for r in filtered] == [r.training_id for r in precomputed]
+        assert [r.contributions for r in filtered] == [r.contributions for r in precomputed]
+
+
+def test_buffered_audit_rows_are_all_written_with_their_request_time(tmp_path: Path) -> None:
+    from rekomendasi.serving.app import AuditWriter
+    from rekomendasi.serving.state import StateStore
+
+    with StateStore(f"sqlite:///{tmp_path / 'state.db'}", "salt") as store:
+        principal, _ = store.create_key("p", "planner", ["a"])
+        writer = AuditWriter(store, flush_seconds=60)  # no timed flush during the test
+        for i in range(120):
+            writer(principal, "GET /v1/x", [f"{198501012010011000 + i}"], "1", "s", 200)
+        assert len(store.read_audit(limit=None)) == 0  # still buffered
+        writer.close()  # a normal stop writes the rest
+        rows = store.read_audit(limit=None)
+        assert len(rows) == 120 and rows["at"].is_monotonic_increasing
+        assert "198501012010011000" not in rows.to_csv()

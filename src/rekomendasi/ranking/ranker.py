@@ -155,14 +155,19 @@ class LambdaRanker(BaseEstimator):
             self.booster_.predict(self._data(X), num_iteration=self.best_iteration_, num_threads=num_threads)
         )
 
-    def contributions(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> pd.DataFrame:
+    def contributions(
+        self, X: pd.DataFrame | np.ndarray, num_threads: int = 0, as_frame: bool = True
+    ) -> pd.DataFrame | np.ndarray:
         """Each feature's additive contribution to each score (TreeSHAP), plus the ``bias`` column;
-        a row sums to :meth:`predict`'s score."""
+        a row sums to :meth:`predict`'s score. ``as_frame=False`` gives the bare array (fitted feature
+        order, bias last), for callers scoring a few rows per request."""
         if not hasattr(self, "booster_"):
             raise NotFittedError("This LambdaRanker is not fitted yet; call fit(X, y, qid) first.")
         values = self.booster_.predict(
             self._data(X), num_iteration=self.best_iteration_, pred_contrib=True, num_threads=num_threads
         )
+        if not as_frame:
+            return np.asarray(values)
         return pd.DataFrame(np.asarray(values), columns=[*self.feature_names_in_, "bias"])
 
     def _data(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:

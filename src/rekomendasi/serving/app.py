@@ -7,8 +7,10 @@ says why; ``/health`` only says the process is alive.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -34,12 +36,64 @@ ASGIApp = Callable[
 ]
 
 
+class AuditWriter:
+    """Appends audit rows for the request handlers.
+
+    With ``flush_seconds`` 0 each row is written before the answer leaves. Otherwise rows (timestamped
+    when the request is answered) are collected and a background thread appends them in one transaction
+    every ``flush_seconds``, so no request waits on the database lock that server processes share; rows
+    still in memory when the process is killed hard (not on a normal stop, which flushes) are lost.
+    """
+
+    def __init__(self, store: Any, flush_seconds: float) -> None:
+        self.store = store
+        self.flush_seconds = flush_seconds
+        self._rows: list[dict[str, object]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if flush_seconds > 0:
+            self._thread = threading.Thread(target=self._loop, name="audit-writer", daemon=True)
+            self._thread.start()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        """Same arguments as :meth:`StateStore.audit_row`."""
+        row = self.store.audit_row(*args, **kwargs)
+        if self._thread is None:
+            self.store.write_audit([row])
+            return
+        with self._lock:
+            self._rows.append(row)
+
+    def flush(self) -> None:
+        """Write what is buffered now."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if rows:
+            self.store.write_audit(rows)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except Exception:  # a failed flush must not kill the thread; the rows stay for the next one
+                log.exception("audit flush failed; retrying")
+
+    def close(self) -> None:
+        """Stop the thread and write the rest."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
+
 @dataclass
 class ServiceState:
     """What the routes share: settings, the durable store, the engine (or why there is none)."""
 
     settings: Settings
     store: Any  # serving.state.StateStore
+    audit: AuditWriter
     engine: Any = None  # serving.engine.Engine
     not_ready: str = "the engine is still loading; retry in a few seconds."
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -70,6 +124,7 @@ def load_engine(state: ServiceState) -> None:
             settings.resolve(settings.snapshot_dir),
             registry,
             candidates=config.candidates,
+            cache_dir=settings.resolve(settings.cache_dir),
         )
     except RekomendasiError as err:
         state.engine = None
@@ -145,13 +200,20 @@ def create_app(settings: Settings | None = None, load: bool = True) -> FastAPI:
 
     settings = settings or get_settings()
     store = store_from_settings(settings)
-    state = ServiceState(settings=settings, store=store)
+    state = ServiceState(
+        settings=settings, store=store, audit=AuditWriter(store, settings.audit_flush_seconds)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if load:
             load_engine(state)
+            # The engine is millions of long-lived objects; moving them out of the collector's reach keeps
+            # full collections (and the latency spikes they cause) short.
+            gc.collect()
+            gc.freeze()
         yield
+        state.audit.close()
         store.close()
 
     app = FastAPI(

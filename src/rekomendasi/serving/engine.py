@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rekomendasi.candidates import Matrices, build_matrices, entry_filter, generation_score
+from rekomendasi.candidates import Matrices, build_matrices, entry_filter, generate, generation_score
 from rekomendasi.contract import Dataset, load_dataset
 from rekomendasi.errors import EmployeeNotFound, ModelNotReady
 from rekomendasi.explain import GapAddressed, Lang, gaps_addressed, reason
@@ -122,10 +124,20 @@ class Engine:
     entry_info: dict[str, dict[str, object]] = field(default_factory=dict)  # catalogue rows by id
     _entry_index: dict[str, int] = field(default_factory=dict)
     _ids: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    ranked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))  # [n, MAX_K], -1 pad
+    ranked_scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float64))
+    # The main model contributions of each employee's first EXPLAINED entries: feature index and value.
+    explained_features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int8))
+    explained_values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.float64))
 
     @classmethod
     def load(
-        cls, data_dir: Path, snapshot_dir: Path, registry: ModelRegistry, candidates: int = 100
+        cls,
+        data_dir: Path,
+        snapshot_dir: Path,
+        registry: ModelRegistry,
+        candidates: int = 100,
+        cache_dir: Path | None = None,
     ) -> Engine:
         """Read the snapshot, the serving tables and the champion.
 
@@ -206,6 +218,9 @@ class Engine:
             _entry_index={str(t): i for i, t in enumerate(m.entries["training_id"])},
             _ids=m.entries["training_id"].to_numpy(dtype=object),
         )
+        ranked = _ranked(engine, cache_dir)
+        engine.ranked, engine.ranked_scores = ranked["ranked"], ranked["scores"]
+        engine.explained_features, engine.explained_values = ranked["features"], ranked["values"]
         engine.load_seconds = time.perf_counter() - started
         log.info(
             "engine loaded: %d employees, %d entries, model v%s, snapshot %s, %.1f s",
@@ -245,15 +260,61 @@ class Engine:
     def recommend(self, nip: str, k: int = 10, filters: Filters | None = None) -> list[Recommendation]:
         """Top ``k`` for one employee: candidates by the generator, ranked by the champion, explained.
 
-        Ties in the score go to the better gap coverage, then the training id, as in the batch job.
+        Without filters the ranking comes from :attr:`ranked` (every employee's top ``MAX_K``, scored in
+        bulk when the engine loaded); with filters it is computed now. Both order the same way: score,
+        then the better gap coverage, then the training id, as the batch job does.
         """
         who = self.employee(nip)
-        m = self.matrices
-        eligible = m.eligible[who.row] & self._entry_mask(filters or Filters())
-        if not eligible.any():
+        filters = filters or Filters()
+        if filters == Filters() and k <= self.ranked.shape[1]:
+            entries = self.ranked[who.row, :k]
+            entries = entries[entries >= 0].astype(np.int64)
+            scores = self.ranked_scores[who.row, : len(entries)].astype(np.float64)
+        else:
+            entries, scores = self._rank_now(who.row, filters)
+            entries, scores = entries[:k], scores[:k]
+        if len(entries) == 0:
             return []
-        rows = np.array([who.row])
-        score = np.where(eligible[None, :], generation_score(m, rows), -np.inf)
+        m = self.matrices
+        explained = (
+            len(entries) if filters != Filters() else max(len(entries) - self.explained_features.shape[1], 0)
+        )
+        main_features = np.zeros((len(entries), TOP_CONTRIBUTIONS), dtype=np.int64)
+        main_values = np.zeros((len(entries), TOP_CONTRIBUTIONS))
+        done = len(entries) - explained
+        if done:
+            main_features[:done] = self.explained_features[who.row, :done]
+            main_values[:done] = self.explained_values[who.row, :done]
+        if explained:
+            X = pair_matrix(m, np.full(explained, who.row), entries[done:], self.context)
+            main_features[done:], main_values[done:] = _main_contributions(self.model, X, num_threads=1)
+        out = []
+        for rank, (entry, score, features, values) in enumerate(
+            zip(entries, scores, main_features, main_values, strict=True), 1
+        ):
+            gaps = gaps_addressed(m, who.row, int(entry), self.competency_names)
+            out.append(
+                Recommendation(
+                    rank=rank,
+                    training_id=str(self._ids[entry]),
+                    score=round(float(score), 6),
+                    gaps=tuple(gaps),
+                    expected_gap_closed=round(sum(g.closable for g in gaps), 3),
+                    contributions=tuple(
+                        Contribution(FEATURES[int(j)], round(float(v), 4))
+                        for j, v in zip(features, values, strict=True)
+                    ),
+                )
+            )
+        return out
+
+    def _rank_now(self, row: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """Entry indices and scores of one employee's filtered candidates, best first."""
+        m = self.matrices
+        eligible = m.eligible[row] & self._entry_mask(filters)
+        if not eligible.any():
+            return np.array([], dtype=np.int64), np.array([])
+        score = np.where(eligible[None, :], generation_score(m, np.array([row])), -np.inf)
         keep = min(self.candidates, score.shape[1])
         top = (
             np.argpartition(-score, keep - 1, axis=1)[0, :keep]
@@ -261,27 +322,10 @@ class Engine:
             else np.arange(score.shape[1])
         )
         entries = top[np.isfinite(score[0, top])]
-        emp = np.full(len(entries), who.row)
-        X = pair_matrix(m, emp, entries, self.context)
+        X = pair_matrix(m, np.full(len(entries), row), entries, self.context)
         scores = self.model.predict(X, num_threads=1)
-        ids = self._ids[entries]
-        order = np.lexsort((ids, -X[:, 0], -scores))[:k]
-        contributions = self.model.contributions(X[order], num_threads=1).to_numpy()[:, : len(FEATURES)]
-        out = []
-        for rank, (i, contrib) in enumerate(zip(order, contributions, strict=True), 1):
-            gaps = gaps_addressed(m, who.row, int(entries[i]), self.competency_names)
-            main = np.argsort(-np.abs(contrib), kind="stable")[:3]
-            out.append(
-                Recommendation(
-                    rank=rank,
-                    training_id=str(ids[i]),
-                    score=round(float(scores[i]), 6),
-                    gaps=tuple(gaps),
-                    expected_gap_closed=round(sum(g.closable for g in gaps), 3),
-                    contributions=tuple(Contribution(FEATURES[j], round(float(contrib[j]), 4)) for j in main),
-                )
-            )
-        return out
+        order = np.lexsort((self._ids[entries], -X[:, 0], -scores))
+        return entries[order], scores[order]
 
     def _entry_mask(self, filters: Filters) -> np.ndarray:
         entries = self.matrices.entries
@@ -331,6 +375,66 @@ class Engine:
             "completion_rate": value(stats[1]),
             "mean_score": value(stats[2]),
         }
+
+
+MAX_K = 50
+EXPLAINED = 10  # contributions are computed in bulk for each employee's first EXPLAINED entries
+TOP_CONTRIBUTIONS = 3
+
+
+def _main_contributions(model: Any, X: np.ndarray, num_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The ``TOP_CONTRIBUTIONS`` largest feature contributions (by size) of each row: indices, values."""
+    contributions = model.contributions(X, num_threads=num_threads, as_frame=False)[:, : len(FEATURES)]
+    top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+    return top, np.take_along_axis(contributions, top, axis=1)
+
+
+def _rank_all(engine: Engine) -> dict[str, np.ndarray]:
+    """Every employee's unfiltered top ``MAX_K`` (entry indices, -1 padding) and their scores, scored
+    in bulk the way the batch job scores, and the main contributions of the first ``EXPLAINED``."""
+    m = engine.matrices
+    ranked = np.full((len(m.nips), MAX_K), -1, dtype=np.int32)
+    scores = np.full((len(m.nips), MAX_K), np.nan, dtype=np.float64)
+    features = np.zeros((len(m.nips), EXPLAINED, TOP_CONTRIBUTIONS), dtype=np.int8)
+    contributions = np.zeros((len(m.nips), EXPLAINED, TOP_CONTRIBUTIONS), dtype=np.float64)
+    for chunk in generate(m, engine.candidates):
+        emp = chunk["emp"].to_numpy(dtype=np.int64)
+        entry = chunk["entry"].to_numpy(dtype=np.int64)
+        X = pair_matrix(m, emp, entry, engine.context)
+        score = engine.model.predict(X)
+        order = np.lexsort((engine._ids[entry], -X[:, 0], -score, emp))
+        emp, entry, score = emp[order], entry[order], score[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(emp)) + 1]
+        position = np.arange(len(emp)) - np.repeat(starts, np.diff(np.r_[starts, len(emp)]))
+        keep = position < MAX_K
+        ranked[emp[keep], position[keep]] = entry[keep]
+        scores[emp[keep], position[keep]] = score[keep]
+        first = position < EXPLAINED
+        top, values = _main_contributions(engine.model, X[order][first])
+        features[emp[first], position[first]] = top
+        contributions[emp[first], position[first]] = values
+    return {"ranked": ranked, "scores": scores, "features": features, "values": contributions}
+
+
+def _ranked(engine: Engine, cache_dir: Path | None) -> dict[str, np.ndarray]:
+    """:func:`_rank_all`, cached on disk by snapshot, model version and candidate count, so a restart
+    (or a second worker) reads it instead of scoring everyone again."""
+    if cache_dir is None:
+        return _rank_all(engine)
+    version = engine.model_version
+    key = f"{engine.snapshot_id}-v{version.version}-{version.run_id}-c{engine.candidates}-e{EXPLAINED}"
+    path = cache_dir / "serving" / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".npz")
+    if path.exists():
+        with np.load(path) as cached:
+            found = {name: cached[name] for name in cached.files}
+        if found["ranked"].shape[0] == len(engine.matrices.nips):
+            return found
+    ranked = _rank_all(engine)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(partial, **ranked)  # type: ignore[arg-type]
+    partial.replace(path)  # atomic: a second worker never reads a half-written file
+    return ranked
 
 
 def _optional(value: object) -> str | None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from rekomendasi.contract.schemas import list_items
@@ -60,7 +60,7 @@ async def _principal(
         raise Unauthorized("no API key: send it as `X-API-Key: <key>` or `Authorization: Bearer <key>`.")
     principal = service.store.authenticate(token)
     if principal is None:
-        service.store.audit(None, f"{request.method} {request.url.path}", [], None, None, 401)
+        service.audit(None, f"{request.method} {request.url.path}", [], None, None, 401)
         raise Unauthorized("unknown or revoked API key.")
     return principal
 
@@ -85,7 +85,7 @@ def _audit(
     service: ServiceState, principal: Principal, request: Request, nips: Sequence[str], status: int
 ) -> None:
     engine = service.engine
-    service.store.audit(
+    service.audit(
         principal,
         f"{request.method} {request.url.path}",
         list(nips),
@@ -255,7 +255,8 @@ async def employee_recommendations(
         service.require_engine(), principal, who, k, lang, _filters(modality, max_cost_idr, max_jp, province)
     )
     _audit(service, principal, request, [nip], 200)
-    return out
+    # Serialised once here: the model was built from validated parts, so FastAPI need not validate it again.
+    return Response(out.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
 
 @router.get(

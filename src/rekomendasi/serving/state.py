@@ -352,7 +352,7 @@ class StateStore:
 
     # --- audit log ------------------------------------------------------------------------------
 
-    def audit(
+    def audit_row(
         self,
         principal: Principal | None,
         action: str,
@@ -361,8 +361,8 @@ class StateStore:
         snapshot_id: str | None,
         status: int,
         detail: str = "",
-    ) -> None:
-        """Append one row to the audit log (one short transaction; call it once per API request).
+    ) -> dict[str, object]:
+        """One audit-log row, with NIPs hashed (write it with :meth:`write_audit`).
 
         NIPs are stored only as :func:`hash_nip` values. As a safety net, any 18-digit number in ``action``
         or ``detail`` is replaced by ``nip:<hash>`` too, so a raw path such as ``/employees/<nip>`` is safe.
@@ -376,7 +376,7 @@ class StateStore:
             status: HTTP status of the answer.
             detail: Free text, e.g. an error message.
         """
-        row = {
+        row: dict[str, object] = {
             "at": _utc_now(),
             "key_id": principal.key_id if principal else None,
             "role": principal.role.value if principal else None,
@@ -388,8 +388,28 @@ class StateStore:
             "status": int(status),
             "detail": self._scrub(detail),
         }
-        with self._writing() as conn:
-            conn.execute(AUDIT_LOG.insert(), row)
+        return row
+
+    def audit(
+        self,
+        principal: Principal | None,
+        action: str,
+        nips: Sequence[str],
+        model_version: str | None,
+        snapshot_id: str | None,
+        status: int,
+        detail: str = "",
+    ) -> None:
+        """Append one row to the audit log now (see :meth:`audit_row` for the fields)."""
+        self.write_audit(
+            [self.audit_row(principal, action, nips, model_version, snapshot_id, status, detail)]
+        )
+
+    def write_audit(self, rows: Sequence[dict[str, object]]) -> None:
+        """Append rows built by :meth:`audit_row` in one transaction (a server batches them)."""
+        if rows:
+            with self._writing() as conn:
+                conn.execute(AUDIT_LOG.insert(), list(rows))
 
     def read_audit(
         self, limit: int | None = 100, since: dt.datetime | None = None, nip: str | None = None
