@@ -541,12 +541,13 @@ def _print_demo_key(settings: Settings, host: str, port: int) -> None:
         nip = str(active.loc[active["instansi_id"] == agency, "nip"].iloc[0])
         with store_from_settings(settings) as store:
             _, key = store.create_key("demo planner", Role.PLANNER, [agency])
-    console.print(
-        f"[bold]demo API key[/] (planner for {agency}; shown once): {key}\n"
+    # Plain echo, not rich: a wrapped curl line could not be pasted.
+    typer.echo(f"demo API key (planner for {agency}; shown once): {key}")
+    typer.echo(
         f"try: curl -s -H 'X-API-Key: {key}' "
-        f"'http://{host}:{port}/v1/employees/{nip}/recommendations?k=3&lang=en'\n"
-        f"docs: http://{host}:{port}/docs"
+        f"'http://{host}:{port}/v1/employees/{nip}/recommendations?k=3&lang=en'"
     )
+    typer.echo(f"docs: http://{host}:{port}/docs")
 
 
 def _machine() -> dict[str, object]:

@@ -255,3 +255,15 @@ def test_buffered_audit_rows_are_all_written_with_their_request_time(tmp_path: P
         rows = store.read_audit(limit=None)
         assert len(rows) == 120 and rows["at"].is_monotonic_increasing
         assert "198501012010011000" not in rows.to_csv()
+
+
+def test_demo_key_line_is_a_working_one_line_curl(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    from rekomendasi.cli import _print_demo_key
+
+    _print_demo_key(served.settings, "127.0.0.1", 8000)
+    lines = capsys.readouterr().out.splitlines()
+    curl = next(line for line in lines if line.startswith("try: curl"))
+    key = curl.split("X-API-Key: ")[1].split("'")[0]
+    path = curl.split("http://127.0.0.1:8000")[1].rstrip("'")
+    response = served.client.get(path, headers={"X-API-Key": key})
+    assert response.status_code == 200 and len(response.json()["recommendations"]) == 3
