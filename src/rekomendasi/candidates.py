@@ -210,18 +210,24 @@ def generation_score(m: Matrices, rows: np.ndarray) -> np.ndarray:
     return score + 0.1 * m.peer_share[rows]
 
 
+def top_candidates(score: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """[rows, min(size, t)] column indices of each row's ``size`` highest scores (unordered) and those
+    scores; ineligible entries carry -inf and must be dropped by the caller."""
+    keep = min(size, score.shape[1])
+    top = (
+        np.argpartition(-score, keep - 1, axis=1)[:, :keep]
+        if keep < score.shape[1]
+        else np.tile(np.arange(score.shape[1]), (len(score), 1))
+    )
+    return top, np.take_along_axis(score, top, axis=1)
+
+
 def generate(m: Matrices, size: int, chunk: int = 5000) -> Iterator[pd.DataFrame]:
     """Candidates per employee: (nip, training_id, entry, candidate_score), ``size`` at most, in chunks."""
     for start in range(0, len(m.nips), chunk):
         rows = np.arange(start, min(start + chunk, len(m.nips)))
         score = np.where(m.eligible[rows], generation_score(m, rows), -np.inf)
-        keep = min(size, score.shape[1])
-        top = (
-            np.argpartition(-score, keep - 1, axis=1)[:, :keep]
-            if keep < score.shape[1]
-            else np.tile(np.arange(score.shape[1]), (len(rows), 1))
-        )
-        values = np.take_along_axis(score, top, axis=1)
+        top, values = top_candidates(score, size)
         ok = np.isfinite(values)
         emp = np.repeat(rows[:, None], top.shape[1], axis=1)[ok]
         yield pd.DataFrame(

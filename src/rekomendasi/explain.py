@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from rekomendasi.candidates import Matrices
 
@@ -57,6 +58,11 @@ FEATURE_WORDS: dict[str, tuple[str, str]] = {
     "jp_remaining": ("sisa kewajiban 20 JP tahun ini", "remaining 20 JP this year"),
     "prior_only_share": ("kompetensi tanpa bukti", "competencies without evidence"),
 }
+
+
+def competency_names(competencies: pd.DataFrame) -> dict[str, str]:
+    """competency_id -> name, from the contract's competencies table."""
+    return {str(c): str(n) for c, n in zip(competencies["competency_id"], competencies["name"], strict=True)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from rekomendasi.candidates import CandidateOptions, build_matrices, generate
 from rekomendasi.contract import Dataset
-from rekomendasi.explain import gaps_addressed, reason
+from rekomendasi.explain import competency_names, gaps_addressed, reason
 from rekomendasi.features import Snapshot
 from rekomendasi.ranking.pairs import FEATURES, pair_features
 
@@ -53,8 +53,7 @@ def recommend_all(
 
 def reasons_id(m: Any, rows: pd.DataFrame, dataset: Dataset) -> list[str]:
     """One Indonesian sentence per row naming the gap(s) the entry addresses, largest first."""
-    comps = dataset["competencies"]
-    names = {str(c): str(n) for c, n in zip(comps["competency_id"], comps["name"], strict=True)}
+    names = competency_names(dataset["competencies"])
     return [
         reason(gaps_addressed(m, int(emp), int(entry), names), "id")
         for emp, entry in zip(rows["emp"].to_numpy(), rows["entry"].to_numpy(), strict=True)

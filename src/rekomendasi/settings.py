@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         default=True, description="Use the sentence-transformers model beside the lexical text model."
     )
     nip_salt: SecretStr = Field(
-        default=SecretStr("rekomendasi"),
+        default=SecretStr("rekomendasi"),  # serving.state.DEFAULT_NIP_SALT: the server warns while it is this
         description="Secret key of the NIP hashes in logs and the audit log; set your own in production.",
     )
     api_host: str = Field(default="127.0.0.1", description="Where `rekomendasi serve` listens.")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,13 +24,14 @@ _TITLES = {
 }
 
 
-def _figure_png(draw: object) -> bytes:
+def _figure_png(draw: Callable[[Any], Any]) -> bytes:
+    """PNG bytes of the figure ``draw(pyplot)`` returns."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig = draw(plt)  # type: ignore[operator]
+    fig = draw(plt)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from rekomendasi import __version__
 from rekomendasi.errors import ModelNotReady, RekomendasiError
+from rekomendasi.serving.state import hash_nip, store_from_settings
 from rekomendasi.settings import Settings, get_settings
 
 log = logging.getLogger("rekomendasi.api")
@@ -96,6 +97,7 @@ class ServiceState:
     audit: AuditWriter
     engine: Any = None  # serving.engine.Engine
     not_ready: str = "the engine is still loading; retry in a few seconds."
+    catalog_out: Any = None  # the catalogue as API entries, built at first request
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def require_engine(self) -> Any:
@@ -116,6 +118,7 @@ def load_engine(state: ServiceState) -> None:
     from rekomendasi.serving.engine import Engine
 
     settings = state.settings
+    state.catalog_out = None
     try:
         config = load_train_config(settings.resolve(settings.training_dir) / "train.yaml")
         registry = registry_from_settings(settings)
@@ -134,8 +137,6 @@ def load_engine(state: ServiceState) -> None:
 
 def hash_path(path: str, salt: str) -> str:
     """``path`` with every 18-digit number (a NIP) replaced by its keyed hash, for logs."""
-    from rekomendasi.serving.state import hash_nip
-
     return _NIP.sub(lambda m: "nip:" + hash_nip(m.group(0), salt), path)
 
 
@@ -196,7 +197,6 @@ def create_app(settings: Settings | None = None, load: bool = True) -> FastAPI:
         load: load the engine at start-up (tests may set ``app.state.service.engine`` themselves).
     """
     from rekomendasi.serving.routes import router, system_router
-    from rekomendasi.serving.state import store_from_settings
 
     settings = settings or get_settings()
     store = store_from_settings(settings)

@@ -18,10 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rekomendasi.candidates import Matrices, build_matrices, entry_filter, generate, generation_score
+from rekomendasi.candidates import (
+    Matrices,
+    build_matrices,
+    entry_filter,
+    generate,
+    generation_score,
+    top_candidates,
+)
 from rekomendasi.contract import Dataset, load_dataset
 from rekomendasi.errors import EmployeeNotFound, ModelNotReady
-from rekomendasi.explain import GapAddressed, Lang, gaps_addressed, reason
+from rekomendasi.explain import GapAddressed, Lang, competency_names, gaps_addressed, reason
 from rekomendasi.features import Snapshot, read_snapshot
 from rekomendasi.ranking.pairs import FEATURES, PairContext, pair_context, pair_matrix
 from rekomendasi.registry import ModelRegistry, ModelVersion
@@ -114,14 +121,13 @@ class Engine:
     candidates: int
     employees: dict[str, Employee]
     competency_names: dict[str, str]
-    catalog: pd.DataFrame  # indexed by training_id
     loaded_at: dt.datetime
     load_seconds: float
     _gap_rows: dict[str, tuple[int, int]] = field(default_factory=dict)
     _gaps: dict[str, np.ndarray] = field(default_factory=dict)  # columns, by nip then largest gap
     _mandatory: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # due ones only
     _jp: dict[str, JpStatus] = field(default_factory=dict)
-    entry_info: dict[str, dict[str, object]] = field(default_factory=dict)  # catalogue rows by id
+    entry_info: dict[str, dict[str, object]] = field(default_factory=dict)  # every catalogue row, by id
     _entry_index: dict[str, int] = field(default_factory=dict)
     _ids: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     ranked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))  # [n, MAX_K], -1 pad
@@ -190,13 +196,7 @@ class Engine:
             context=ctx,
             candidates=candidates,
             employees=employees,
-            competency_names={
-                str(c): str(n)
-                for c, n in zip(
-                    dataset["competencies"]["competency_id"], dataset["competencies"]["name"], strict=True
-                )
-            },
-            catalog=dataset["catalog"].set_index("training_id", drop=False),
+            competency_names=competency_names(dataset["competencies"]),
             loaded_at=dt.datetime.now(dt.UTC),
             load_seconds=0.0,
             _gap_rows={str(n): (int(i[0]), int(i[-1]) + 1) for n, i in bounds.items()},
@@ -276,18 +276,15 @@ class Engine:
         if len(entries) == 0:
             return []
         m = self.matrices
-        explained = (
-            len(entries) if filters != Filters() else max(len(entries) - self.explained_features.shape[1], 0)
-        )
+        # Contributions of the first EXPLAINED unfiltered entries were computed in bulk; the rest now.
+        ready = min(len(entries), self.explained_features.shape[1]) if filters == Filters() else 0
         main_features = np.zeros((len(entries), TOP_CONTRIBUTIONS), dtype=np.int64)
         main_values = np.zeros((len(entries), TOP_CONTRIBUTIONS))
-        done = len(entries) - explained
-        if done:
-            main_features[:done] = self.explained_features[who.row, :done]
-            main_values[:done] = self.explained_values[who.row, :done]
-        if explained:
-            X = pair_matrix(m, np.full(explained, who.row), entries[done:], self.context)
-            main_features[done:], main_values[done:] = _main_contributions(self.model, X, num_threads=1)
+        main_features[:ready] = self.explained_features[who.row, :ready]
+        main_values[:ready] = self.explained_values[who.row, :ready]
+        if ready < len(entries):
+            X = pair_matrix(m, np.full(len(entries) - ready, who.row), entries[ready:], self.context)
+            main_features[ready:], main_values[ready:] = _main_contributions(self.model, X, num_threads=1)
         out = []
         for rank, (entry, score, features, values) in enumerate(
             zip(entries, scores, main_features, main_values, strict=True), 1
@@ -315,13 +312,8 @@ class Engine:
         if not eligible.any():
             return np.array([], dtype=np.int64), np.array([])
         score = np.where(eligible[None, :], generation_score(m, np.array([row])), -np.inf)
-        keep = min(self.candidates, score.shape[1])
-        top = (
-            np.argpartition(-score, keep - 1, axis=1)[0, :keep]
-            if keep < score.shape[1]
-            else np.arange(score.shape[1])
-        )
-        entries = top[np.isfinite(score[0, top])]
+        top, values = top_candidates(score, self.candidates)
+        entries = top[0][np.isfinite(values[0])]
         X = pair_matrix(m, np.full(len(entries), row), entries, self.context)
         scores = self.model.predict(X, num_threads=1)
         order = np.lexsort((self._ids[entries], -X[:, 0], -scores))

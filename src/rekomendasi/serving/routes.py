@@ -391,7 +391,7 @@ async def feedback(
     Stored durably; `rekomendasi feedback export` hands it to training."""
     engine = service.require_engine()
     _guarded(service, principal, request, body.nip)
-    if body.training_id not in engine.catalog.index:
+    if body.training_id not in engine.entry_info:
         raise BadRequest(f"training_id {body.training_id!r} is not in the catalogue.")
     version = engine.model_version.version
     row = service.store.add_feedback(principal, body.nip, body.training_id, body.event, body.reason, version)
@@ -399,10 +399,11 @@ async def feedback(
     return s.FeedbackOut(id=row, event=str(body.event), model_version=version)
 
 
-def _catalog_entries(engine: Engine) -> list[s.CatalogEntry]:
-    cached: list[s.CatalogEntry] | None = getattr(engine, "_catalog_out", None)
-    if cached is not None:
-        return cached
+def _catalog_entries(service: ServiceState) -> list[s.CatalogEntry]:
+    """The catalogue as API entries, built once per loaded engine."""
+    engine = service.require_engine()
+    if service.catalog_out is not None:
+        return service.catalog_out
     links = engine.dataset["catalog_competencies"].groupby("training_id")["competency_id"].agg(list)
     out = []
     for row in engine.dataset["catalog"].sort_values("training_id").to_dict("records"):
@@ -427,7 +428,7 @@ def _catalog_entries(engine: Engine) -> list[s.CatalogEntry]:
                 competencies=list(links.get(row["training_id"], [])),
             )
         )
-    object.__setattr__(engine, "_catalog_out", out)
+    service.catalog_out = out
     return out
 
 
@@ -450,7 +451,7 @@ async def catalog(
     """Catalogue entries, filtered, a page at a time."""
     entries = [
         e
-        for e in _catalog_entries(service.require_engine())
+        for e in _catalog_entries(service)
         if (not modality or e.modality in modality)
         and (competency_id is None or competency_id in e.competencies)
         and (active is None or e.active == active)
@@ -475,7 +476,7 @@ async def catalog_entry(
     service: Service, principal: Caller, training_id: Annotated[str, Path(min_length=1, max_length=64)]
 ) -> s.CatalogEntry:
     """One catalogue entry."""
-    for entry in _catalog_entries(service.require_engine()):
+    for entry in _catalog_entries(service):
         if entry.training_id == training_id:
             return entry
     return JSONResponse({"detail": f"no catalogue entry {training_id}."}, status_code=404)  # type: ignore[return-value]
@@ -500,7 +501,7 @@ async def model_info(service: Service, principal: Caller) -> s.ModelInfo:
         snapshot=engine.snapshot_id,
         snapshot_as_of=engine.snapshot.as_of.isoformat(),
         employees=len(engine.employees),
-        catalogue_entries=len(engine.catalog),
+        catalogue_entries=len(engine.entry_info),
         loaded_at=engine.loaded_at.isoformat(),
     )
 

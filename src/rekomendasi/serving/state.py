@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_NIP_SALT = "rekomendasi"
-"""Salt used until ``Settings.nip_salt`` exists; public, so production must set its own secret."""
+"""The default of ``Settings.nip_salt``; public, so production must set its own secret."""
 NIP_HASH_CHARS = 16
 """Hex characters kept of a NIP's HMAC-SHA256: 64 bits, collision-free at the scale of all ASN."""
 KEY_PREFIX = "rk"
@@ -565,12 +565,10 @@ def resolve_state_url(settings: Settings) -> str:
 
 def store_from_settings(settings: Settings) -> StateStore:
     """Build the process's :class:`StateStore` from settings (``state_db_url``, ``home``, ``nip_salt``)."""
-    salt = getattr(settings, "nip_salt", DEFAULT_NIP_SALT)
-    if hasattr(salt, "get_secret_value"):  # a pydantic SecretStr
-        salt = salt.get_secret_value()
+    salt = settings.nip_salt.get_secret_value()
     if salt == DEFAULT_NIP_SALT:
         logger.warning("nip_salt is the public default: audit-log NIP hashes can be reversed; set a secret")
-    return StateStore(resolve_state_url(settings), nip_salt=str(salt))
+    return StateStore(resolve_state_url(settings), nip_salt=salt)
 
 
 def _create_engine(url: str) -> tuple[Engine, str]:
