@@ -10,7 +10,8 @@ import pandas as pd
 from rekomendasi.contract.enums import GOLONGAN_PNS, GOLONGAN_PPPK
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.geography import JAKARTA, PROVINCES
-from rekomendasi.simulate.world import AHLI, SKILL, World
+from rekomendasi.simulate.positions import AHLI, SKILL
+from rekomendasi.simulate.world import World
 
 # Shares of PNS by position type (domain.md, 2021): functional 51%, pelaksana 38%, structural 11% of
 # which pengawas 70%, administrator 22%, JPT 5% (the remaining 3% are counted as pengawas here).

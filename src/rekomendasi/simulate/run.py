@@ -13,8 +13,9 @@ import pandas as pd
 from rekomendasi.contract.schemas import TABLES_BY_NAME
 from rekomendasi.contract.writing import write_chunks, write_table
 from rekomendasi.simulate.config import SimConfig
-from rekomendasi.simulate.evidence import LevelModel, generate_evidence
+from rekomendasi.simulate.evidence import generate_evidence
 from rekomendasi.simulate.history import simulate_history
+from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.people import build_people
 from rekomendasi.simulate.truth import TRUTH_README, benefit_chunks, true_levels
 from rekomendasi.simulate.world import build_world

@@ -1,0 +1,120 @@
+"""Feedback on individual employees and the public's service satisfaction survey (SKM) per unit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rekomendasi.contract.enums import SKM_ELEMENTS
+from rekomendasi.simulate.config import SimConfig
+from rekomendasi.simulate.levels import LevelModel
+from rekomendasi.simulate.lexicon import lexicon
+from rekomendasi.simulate.people import People
+from rekomendasi.simulate.sampling import employees_in, random_dates
+from rekomendasi.simulate.textgen import PhrasePool, decorate, where_present
+
+
+def generate_feedback(
+    config: SimConfig, people: People, levels: LevelModel, comp_ids: list[str]
+) -> pd.DataFrame:
+    """Feedback (plus emp, comp): ratings in [1, 5] and text from superiors, peers, subordinates
+    and the public, following the gap on the day given."""
+    rng = config.rng("feedback")
+    frame = people.frame
+    lex = lexicon()
+    n = len(frame)
+    count = rng.poisson(0.7 * config.years, n)
+    emp = np.repeat(np.arange(n), count)
+    structural = ~frame["jenis"].isin(["fungsional", "pelaksana"]).to_numpy()
+    source = np.array(["atasan", "rekan", "bawahan", "publik"], dtype=object)[
+        rng.choice(4, size=len(emp), p=[0.4, 0.35, 0.1, 0.15])
+    ]
+    source = np.where((source == "bawahan") & ~structural[emp], "rekan", source)
+    source = np.where((source == "publik") & ~frame["service"].to_numpy()[emp], "atasan", source)
+    std = levels.in_standard[emp]
+    cdf = np.cumsum(std, axis=1)
+    pick = (rng.random(len(emp))[:, None] * cdf[:, -1:] < cdf).argmax(axis=1)
+    public_comp = np.where(
+        rng.random(len(emp)) < 0.7, comp_ids.index("pelayanan_publik"), comp_ids.index("komunikasi")
+    )
+    comp = np.where(source == "publik", public_comp, pick)
+    low = np.maximum(pd.Timestamp(config.start).to_datetime64(), frame["entry_date"].to_numpy()[emp])
+    dates = random_dates(rng, low, np.full(len(emp), pd.Timestamp(config.as_of).to_datetime64()))
+    gap = levels.at(emp, comp, dates) - levels.required[emp, comp]
+    rating = np.clip(np.round(3.2 + 1.1 * gap + rng.normal(0, 0.7, len(emp))), 1, 5)
+    has_text = rng.random(len(emp)) < 0.7
+    no_rating = has_text & (rng.random(len(emp)) < 0.15)
+    positive = (rating >= 4) | ((rating == 3) & (rng.random(len(emp)) < 0.5))
+    text = np.where(
+        positive,
+        PhrasePool(comp_ids, "praise").draw(comp, rng),
+        PhrasePool(comp_ids, "critique").draw(comp, rng),
+    )
+    text = decorate(text, lex.feedback_openers, 0.35, rng, prefix=True)
+    tagged = rng.random(len(emp)) < 0.3
+    out = pd.DataFrame(
+        {
+            "nip": frame["nip"].to_numpy()[emp],
+            "given_on": dates,
+            "source": source,
+            "rating": pd.array(np.where(no_rating, np.nan, rating), dtype="Int64")
+            if len(emp)
+            else pd.array([], dtype="Int64"),
+            "text": where_present(has_text, text),
+            "competency_id": where_present(tagged, np.array(comp_ids, dtype=object)[comp]),
+            "emp": emp,
+            "comp": np.where(has_text, comp, -1),
+        }
+    )
+    return out
+
+
+def generate_public_feedback(
+    config: SimConfig,
+    people: People,
+    levels: LevelModel,
+    mid_year: dict[int, np.ndarray],
+    comp_ids: list[str],
+) -> pd.DataFrame:
+    """Public feedback: SKM element scores in [1, 4] per service unit and year, following the
+    unit's mean gap in pelayanan_publik."""
+    rng = config.rng("public_feedback")
+    frame = people.frame
+    service = frame["service"].to_numpy()
+    pp = comp_ids.index("pelayanan_publik")
+    element_effect = rng.normal(0, 0.12, len(SKM_ELEMENTS))
+    parts = []
+    for year, dense in mid_year.items():
+        emp = np.intersect1d(employees_in(frame, pd.Timestamp(year, 6, 30)), np.flatnonzero(service))
+        if not len(emp):
+            continue
+        gap = (
+            pd.Series(dense[emp, pp] - levels.required[emp, pp])
+            .groupby(frame["unit_id"].to_numpy()[emp])
+            .mean()
+        )
+        units = gap.index.to_numpy()
+        score = np.clip(
+            3.05
+            + 0.35 * gap.to_numpy()[:, None]
+            + element_effect[None, :]
+            + rng.normal(0, 0.1, (len(units), len(SKM_ELEMENTS))),
+            1.0,
+            4.0,
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unit_id": np.repeat(units, len(SKM_ELEMENTS)),
+                    "period": str(year),
+                    "element": np.tile(np.array(SKM_ELEMENTS, dtype=object), len(units)),
+                    "score": np.round(score.reshape(-1), 2),
+                    "responses": rng.poisson(120, len(units) * len(SKM_ELEMENTS)),
+                }
+            )
+        )
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["unit_id", "period", "element", "score", "responses"])
+    )
