@@ -1,7 +1,8 @@
 # rekomendasi: the two set-up commands.
 #   make run   set up .venv, build the demo data with the simulator where none is given, validate it,
-#              build the feature snapshot, train the ranker, register a champion in MLflow, and serve
-#              the API on 127.0.0.1:$(PORT), printing a demo key and a curl example (Ctrl-C stops it)
+#              build the feature snapshot, train the ranker, register a champion in MLflow, score the
+#              snapshot with it (the scores store the API reads), and serve the API on 127.0.0.1:$(PORT),
+#              printing a demo key and a curl example (Ctrl-C stops it)
 #   make test  set up .venv, then ruff, mypy on src/ and the whole pytest suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,7 +17,7 @@ SNAPSHOT ?= var/snapshot
 PORT ?= 8000
 TORCH_VERSION := 2.13.0
 
-.PHONY: run test setup lint typecheck pytest bench-simulate bench-features bench-train bench-serve clean
+.PHONY: run test setup lint typecheck pytest bench-simulate bench-features bench-train bench-inputs bench-score bench-serve clean
 
 setup: $(STAMP)
 
@@ -37,7 +38,8 @@ run: $(STAMP)
 	$(BIN)/rekomendasi features --data $(DATA) --as-of $(AS_OF) --out $(SNAPSHOT)
 	$(BIN)/rekomendasi train --data $(DATA) --as-of $(AS_OF)
 	$(BIN)/rekomendasi models
-	REKOMENDASI_DATA_DIR=$(DATA) REKOMENDASI_SNAPSHOT_DIR=$(SNAPSHOT) \
+	$(BIN)/rekomendasi score --snapshot $(SNAPSHOT)
+	REKOMENDASI_SNAPSHOT_DIR=$(SNAPSHOT) \
 		$(BIN)/rekomendasi serve --host 127.0.0.1 --port $(PORT) --demo-key
 
 lint: $(STAMP)
@@ -64,12 +66,20 @@ bench-features: $(STAMP)
 	$(BIN)/rekomendasi bench features --data data/bench-100k --no-embeddings --record benchmarks/results.jsonl
 	$(BIN)/rekomendasi bench features --data data/bench-100k --embeddings --record benchmarks/results.jsonl
 
-# Needs the 100k world, its snapshot and a champion trained on it (made here when missing).
-bench-serve: $(STAMP)
+# The 100k world, its snapshot and a champion trained on it, made when missing.
+bench-inputs: $(STAMP)
 	test -f data/bench-100k/employees.parquet || $(BIN)/rekomendasi simulate --out data/bench-100k --employees 100000 --seed 7 --format parquet
 	test -f var/bench-snap/manifest.json || $(BIN)/rekomendasi features --data data/bench-100k --as-of 2025-12-31 --no-embeddings --out var/bench-snap
 	test -f var/bench-mlflow/mlflow.db || $(BIN)/rekomendasi bench train --data data/bench-100k
-	$(BIN)/rekomendasi bench serve --data data/bench-100k --snapshot var/bench-snap --record benchmarks/results.jsonl
+
+bench-score: bench-inputs
+	$(BIN)/rekomendasi bench score --snapshot var/bench-snap --out var/bench-scores --record benchmarks/results.jsonl
+
+# The server reads the scores store of its snapshot and champion: written (or rewritten) first.
+bench-serve: bench-inputs
+	REKOMENDASI_MLFLOW_URI=sqlite:///var/bench-mlflow/mlflow.db \
+		$(BIN)/rekomendasi score --snapshot var/bench-snap --out var/bench-scores
+	$(BIN)/rekomendasi bench serve --snapshot var/bench-snap --scores var/bench-scores --record benchmarks/results.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -35,7 +35,7 @@ def world_copy(tiny_world: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def spec() -> EvidenceSpec:
     """The reviewed evidence spec of the repository."""
-    return load_spec(ROOT / "features" / "evidence.yaml")
+    return load_spec(ROOT / "src" / "rekomendasi" / "specs" / "evidence.yaml")
 
 
 @pytest.fixture(scope="session")

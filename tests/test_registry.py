@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -58,6 +59,22 @@ def test_train_registers_and_gates_on_sqlite(
     assert listing.exit_code == 0 and "champion" in listing.output
     model = registry.load("champion")
     assert hasattr(model, "predict") and MODEL_NAME == "rekomendasi-ranker"
+    # Jobs and servers load the run's LightGBM-format copy: the same model as MLflow's sklearn flavour,
+    # without importing every scikit-learn estimator (and torch through them).
+    import mlflow.sklearn
+
+    from rekomendasi.ranking import LambdaRanker
+
+    assert isinstance(model, LambdaRanker)
+    flavour = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/1")
+    X = np.random.default_rng(0).normal(size=(40, len(model.feature_names_in_)))
+    assert np.array_equal(model.predict(X), flavour.predict(X))
+    script = (
+        "import sys; from rekomendasi.registry import MlflowRegistry; "
+        f"MlflowRegistry({uri!r}).load('champion'); print('torch' in sys.modules)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip().splitlines()[-1] == "False"
 
 
 def _free_port() -> int:
@@ -123,7 +140,7 @@ def test_batch_follows_the_data_contract(
     missing = runner.invoke(
         app, ["batch", "--data", str(small_world), "--out", str(tmp_path / "r.csv"), "--as-of", "2025-12-31"]
     )
-    assert missing.exit_code == 2 and "run `rekomendasi train` first" in missing.output
+    assert missing.exit_code == 2 and "no champion model yet; run `rekomendasi train" in missing.output
     assert runner.invoke(app, ["train", "--data", str(small_world)]).exit_code == 0
     out = tmp_path / "recommendations.parquet"
     result = runner.invoke(

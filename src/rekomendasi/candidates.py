@@ -1,10 +1,15 @@
-"""Eligibility rules and candidate generation.
+"""Eligibility rules and candidate generation, over the arrays of one snapshot.
 
-A candidate is an active, non-mandatory catalogue entry that admits the employee's position type,
-that the employee has not completed and is not enrolled in, and that passes the request's filters.
-Mandatory programmes never enter the personal list: they are reported apart (features.mandatory).
-Generation keeps the ``size`` best candidates per employee by a cheap score (gap coverage at a
-suitable level, the employee's own text, what peers in the same position took) so ranking stays fast.
+A candidate is an active, non-mandatory catalogue entry that admits the employee's position type and
+that the employee had neither completed nor was enrolled in on the snapshot date; a request's filters
+narrow it further. Mandatory programmes never enter the personal list: they are reported apart
+(``Snapshot.mandatory``). Generation keeps the ``size`` best candidates per employee by a cheap score
+(gap coverage at a suitable level, the employee's own text, what peers in the same position took) so
+ranking stays fast.
+
+Everything here reads the snapshot only (:mod:`rekomendasi.features.schemas`): the point-in-time cut was
+made once, when it was built. :class:`Catalogue` is shared by every partition of a snapshot;
+:class:`Matrices` covers the employees of one (all of them, or a cut made with ``Snapshot.subset``).
 """
 
 from __future__ import annotations
@@ -14,175 +19,233 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
 
-from rekomendasi.contract import Dataset
-from rekomendasi.contract.enums import JENIS_JABATAN
-from rekomendasi.contract.schemas import jenis_eligibility
+from rekomendasi.contract.enums import JENIS_JABATAN, MODALITY
+from rekomendasi.contract.schemas import (
+    NIP_PATTERN,
+    Catalog,
+    CatalogCompetencies,
+    Competencies,
+    jenis_eligibility,
+)
 from rekomendasi.features import Snapshot
+from rekomendasi.features.schemas import (
+    CompetencyGaps,
+    Development,
+    EntryOutcomes,
+    PeerUptake,
+    Performance,
+    Roster,
+    Taken,
+    TextProfile,
+)
+
+# Per-entry and per-employee inputs of the pair features, in the column order of their arrays.
+ENTRY_COLUMNS = (
+    "jp",
+    "log_cost",
+    "modality",
+    "english",
+    "held_in_province",
+    "entry_takers",
+    "entry_completion_rate",
+    "entry_mean_score",
+    "entry_mean_satisfaction",
+)
+EMPLOYEE_COLUMNS = ("jenis_jabatan", "predikat_mean", "jp_remaining", "prior_only_share")
+# What competency_gaps says of the evidence behind an estimate, carried into explanations.
+EVIDENCE_COLUMNS = (
+    CompetencyGaps.n_assessment,
+    CompetencyGaps.n_indicators,
+    CompetencyGaps.n_behaviour,
+    CompetencyGaps.n_skp,
+    CompetencyGaps.n_feedback,
+    CompetencyGaps.n_training,
+    CompetencyGaps.prior_only,
+    CompetencyGaps.latest_evidence_on,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class CandidateOptions:
-    """Request-level filters and the candidate list size.
+class Candidates(pa.DataFrameModel):
+    """Candidate rows of :func:`generate`: ``emp`` and ``entry`` index the partition's arrays."""
 
-    Attributes:
-        size: candidates kept per employee (> 0).
-        modalities: allowed modalities; None allows all.
-        max_cost_idr: highest cost per participant; None for no limit.
-        max_jp: longest entry in JP; None for no limit.
-        province_only: keep classroom entries held in another province out (online/anywhere stay).
-    """
+    nip: Series[str] = pa.Field(str_matches=NIP_PATTERN)
+    training_id: Series[str]
+    emp: Series[int] = pa.Field(ge=0)
+    entry: Series[int] = pa.Field(ge=0)
+    candidate_score: Series[np.float32]
 
-    size: int = 100
-    modalities: tuple[str, ...] | None = None
-    max_cost_idr: int | None = None
-    max_jp: int | None = None
-    province_only: bool = False
+    class Config:
+        strict = True
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The catalogue as arrays: built once per snapshot, shared by every partition of it."""
+
+    catalog: pd.DataFrame  # every entry (mandatory and inactive ones too), as in the snapshot
+    entries: pd.DataFrame  # candidate-able entries (active, not mandatory), in the column order below
+    ids: np.ndarray  # [t] training_id of each column
+    competencies: np.ndarray  # [c] competency ids, sorted
+    names: dict[str, str]  # competency_id -> name
+    targets: np.ndarray  # [t, w] competency index of each targeted competency, -1 padding
+    target_levels: np.ndarray  # [t, w]
+    jenis_allowed: np.ndarray  # [len(JENIS_JABATAN), t] the entry admits that position type
+    features: np.ndarray  # [t, len(ENTRY_COLUMNS)] float64
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot) -> Catalogue:
+        """The candidate-able entries of the snapshot's catalogue and what pair features need of them."""
+        catalog = snapshot.catalog
+        active = catalog[Catalog.active].fillna(False).astype(bool)
+        entries = catalog[active & catalog[Catalog.mandatory_for].isna()].reset_index(drop=True)
+        ids = entries[Catalog.training_id].to_numpy(dtype=object)
+        comps = np.array(sorted(snapshot.competencies[Competencies.competency_id]), dtype=object)
+        c_index = {c: i for i, c in enumerate(comps)}
+        t_index = {t: i for i, t in enumerate(ids)}
+
+        links = snapshot.catalog_competencies
+        links = links[links[CatalogCompetencies.training_id].isin(t_index)]
+        per_entry = links.groupby(CatalogCompetencies.training_id)
+        width = max(int(per_entry.size().max()) if len(links) else 1, 1)
+        targets = np.full((len(entries), width), -1, dtype=np.int64)
+        target_levels = np.zeros((len(entries), width), dtype=np.float32)
+        row = links[CatalogCompetencies.training_id].map(t_index).to_numpy(dtype=np.int64)
+        slot = per_entry.cumcount().to_numpy()
+        targets[row, slot] = links[CatalogCompetencies.competency_id].map(c_index).to_numpy(dtype=np.int64)
+        target_levels[row, slot] = links[CatalogCompetencies.target_level].to_numpy()
+
+        outcomes = snapshot.entry_outcomes.set_index(EntryOutcomes.training_id).reindex(ids)
+        columns = {
+            "jp": entries[Catalog.jp].to_numpy(dtype=float),
+            "log_cost": np.log1p(entries[Catalog.cost_idr].fillna(0).to_numpy(dtype=float)),
+            "modality": entries[Catalog.modality].map({v: i for i, v in enumerate(MODALITY)}).to_numpy(float),
+            "english": (entries[Catalog.language] == "en").to_numpy(dtype=float),
+            "held_in_province": entries[Catalog.province].notna().to_numpy(dtype=float),
+            "entry_takers": outcomes[EntryOutcomes.takers].fillna(0).to_numpy(dtype=float),
+            "entry_completion_rate": outcomes[EntryOutcomes.completion_rate].to_numpy(dtype=float),
+            "entry_mean_score": outcomes[EntryOutcomes.mean_score].to_numpy(dtype=float),
+            "entry_mean_satisfaction": outcomes[EntryOutcomes.mean_satisfaction].to_numpy(dtype=float),
+        }
+        return cls(
+            catalog=catalog,
+            entries=entries,
+            ids=ids,
+            competencies=comps,
+            names={
+                str(c): str(n)
+                for c, n in zip(
+                    snapshot.competencies[Competencies.competency_id],
+                    snapshot.competencies[Competencies.name],
+                    strict=True,
+                )
+            },
+            targets=targets,
+            target_levels=target_levels,
+            jenis_allowed=jenis_eligibility(entries[Catalog.eligible_jenis_jabatan]),
+            features=np.column_stack([columns[name] for name in ENTRY_COLUMNS]).astype(np.float64),
+        )
 
 
 @dataclass(frozen=True)
 class Matrices:
-    """Dense per-employee and per-entry arrays shared by candidate generation and pair features."""
+    """Dense per-employee arrays of one partition of a snapshot (rows follow the roster's nip order),
+    with the catalogue's columns."""
 
+    catalogue: Catalogue
     nips: np.ndarray  # [n]
-    entries: pd.DataFrame  # candidate-able catalogue rows (active, not mandatory), in column order
-    competencies: np.ndarray  # [c]
+    agencies: np.ndarray  # [n] instansi_id
     estimated: np.ndarray  # [n, c] estimated level (nan where not in the standard)
     required: np.ndarray  # [n, c] required level (0 where not in the standard)
     uncertainty: np.ndarray  # [n, c]
     text_share: np.ndarray  # [n, c]
-    targets: np.ndarray  # [t, k] competency index, -1 padding
-    target_levels: np.ndarray  # [t, k]
     eligible: np.ndarray  # [n, t] bool
     peer_share: np.ndarray  # [n, t] share of same-position colleagues who completed the entry
+    context: np.ndarray  # [n, len(EMPLOYEE_COLUMNS)] float64
+    gap_rows: np.ndarray  # [n, c] int32 row of the partition's competency_gaps, -1 where none
+    evidence: dict[str, np.ndarray]  # EVIDENCE_COLUMNS of those rows, for explanations
 
 
-def build_matrices(dataset: Dataset, snapshot: Snapshot, options: CandidateOptions | None = None) -> Matrices:
-    """Arrays for every employee of the snapshot and every active non-mandatory catalogue entry."""
-    options = options or CandidateOptions()
-    as_of = pd.Timestamp(snapshot.as_of)
-    employees = (
-        dataset["employees"]
-        .merge(dataset["positions"][["position_id", "jenis_jabatan"]], on="position_id", how="left")
-        .set_index("nip")
-        .reindex(snapshot.performance["nip"])
-    )
-    nips = employees.index.to_numpy()
-    catalog = dataset["catalog"]
-    entries = catalog[catalog["active"].fillna(False) & catalog["mandatory_for"].isna()].reset_index(
-        drop=True
-    )
-    comps = np.array(sorted(dataset["competencies"]["competency_id"]), dtype=object)
-    c_index = {c: i for i, c in enumerate(comps)}
+def build_matrices(snapshot: Snapshot, catalogue: Catalogue | None = None) -> Matrices:
+    """Arrays for every employee of ``snapshot`` (cut it with ``Snapshot.subset`` for a partition)."""
+    catalogue = catalogue or Catalogue.from_snapshot(snapshot)
+    people = snapshot.roster
+    nips = people[Roster.nip].to_numpy(dtype=object)
     n_index = {n: i for i, n in enumerate(nips)}
+    c_index = {c: i for i, c in enumerate(catalogue.competencies)}
+    shape = (len(nips), len(catalogue.competencies))
 
     gaps = snapshot.competency_gaps
-    rows = gaps["nip"].map(n_index).to_numpy()
-    cols = gaps["competency_id"].map(c_index).to_numpy()
-    estimated = np.full((len(nips), len(comps)), np.nan, dtype=np.float32)
-    required = np.zeros_like(estimated)
-    uncertainty = np.full_like(estimated, np.nan)
-    estimated[rows, cols] = gaps["estimated_level"].to_numpy()
-    required[rows, cols] = gaps["required_level"].to_numpy()
-    uncertainty[rows, cols] = gaps["uncertainty"].to_numpy()
-    text_share = np.zeros_like(required)
-    profile = snapshot.text_profile[snapshot.text_profile["nip"].isin(n_index)]
-    text_share[profile["nip"].map(n_index).to_numpy(), profile["competency_id"].map(c_index).to_numpy()] = (
-        profile["text_share"].to_numpy()
-    )
+    rows = gaps[CompetencyGaps.nip].map(n_index).to_numpy(dtype=np.int64)
+    cols = gaps[CompetencyGaps.competency_id].map(c_index).to_numpy(dtype=np.int64)
+    estimated = np.full(shape, np.nan, dtype=np.float32)
+    required = np.zeros(shape, dtype=np.float32)
+    uncertainty = np.full(shape, np.nan, dtype=np.float32)
+    estimated[rows, cols] = gaps[CompetencyGaps.estimated_level].to_numpy()
+    gap_rows = np.full(shape, -1, dtype=np.int32)
+    gap_rows[rows, cols] = np.arange(len(gaps), dtype=np.int32)
+    required[rows, cols] = gaps[CompetencyGaps.required_level].to_numpy()
+    uncertainty[rows, cols] = gaps[CompetencyGaps.uncertainty].to_numpy()
+    text_share = np.zeros(shape, dtype=np.float32)
+    profile = snapshot.text_profile
+    profile = profile[profile[TextProfile.nip].isin(n_index)]
+    text_share[
+        profile[TextProfile.nip].map(n_index).to_numpy(dtype=np.int64),
+        profile[TextProfile.competency_id].map(c_index).to_numpy(dtype=np.int64),
+    ] = profile[TextProfile.text_share].to_numpy()
 
-    links = dataset["catalog_competencies"]
-    links = links[links["training_id"].isin(entries["training_id"])]
-    t_index = {t: i for i, t in enumerate(entries["training_id"])}
-    width = max(int(links.groupby("training_id").size().max()) if len(links) else 1, 1)
-    targets = np.full((len(entries), width), -1, dtype=np.int64)
-    target_levels = np.zeros((len(entries), width), dtype=np.float32)
-    slot = links.groupby("training_id").cumcount().to_numpy()
-    targets[links["training_id"].map(t_index).to_numpy(), slot] = (
-        links["competency_id"].map(c_index).to_numpy()
-    )
-    target_levels[links["training_id"].map(t_index).to_numpy(), slot] = links["target_level"].to_numpy()
-
-    eligible = _eligibility(employees, entries, dataset, as_of, options)
-    peer_share = _peer_share(employees, entries, dataset, as_of)
-    return Matrices(
-        nips,
-        entries,
-        comps,
-        estimated,
-        required,
-        uncertainty,
-        text_share,
-        targets,
-        target_levels,
-        eligible,
-        peer_share,
-    )
-
-
-def _eligibility(
-    employees: pd.DataFrame,
-    entries: pd.DataFrame,
-    dataset: Dataset,
-    as_of: pd.Timestamp,
-    options: CandidateOptions,
-) -> np.ndarray:
-    jenis_allowed = jenis_eligibility(entries["eligible_jenis_jabatan"])
-    jenis_idx = (
-        employees["jenis_jabatan"]
-        .map({j: i for i, j in enumerate(JENIS_JABATAN)})
-        .fillna(-1)
-        .astype(int)
-        .to_numpy()
-    )
-    eligible = np.where(jenis_idx[:, None] >= 0, jenis_allowed[np.maximum(jenis_idx, 0)], False)
-    history = dataset["training_history"]
-    history = history[history["enrolled_on"] <= as_of]
-    taken = history[
-        (history["status"] == "enrolled")
-        | ((history["status"] == "completed") & (history["completed_on"] <= as_of))
+    jenis = people[Roster.jenis_jabatan].map({j: i for i, j in enumerate(JENIS_JABATAN)})
+    jenis_idx = jenis.fillna(-1).astype(int).to_numpy()
+    eligible = np.where(jenis_idx[:, None] >= 0, catalogue.jenis_allowed[np.maximum(jenis_idx, 0)], False)
+    t_index = {t: i for i, t in enumerate(catalogue.ids)}
+    done = snapshot.taken[
+        snapshot.taken[Taken.training_id].isin(t_index) & snapshot.taken[Taken.nip].isin(n_index)
     ]
-    n_index = {n: i for i, n in enumerate(employees.index)}
-    t_index = {t: i for i, t in enumerate(entries["training_id"])}
-    taken = taken[taken["nip"].isin(n_index) & taken["training_id"].isin(t_index)]
-    eligible[taken["nip"].map(n_index).to_numpy(), taken["training_id"].map(t_index).to_numpy()] = False
-    eligible &= entry_filter(entries, options.modalities, options.max_cost_idr, options.max_jp)[None, :]
-    if options.province_only:
-        held = entries["province"].to_numpy()
-        local = employees["province"].to_numpy()[:, None] == held[None, :]
-        eligible &= pd.isna(held)[None, :] | local
-    return eligible
+    eligible[
+        done[Taken.nip].map(n_index).to_numpy(dtype=np.int64),
+        done[Taken.training_id].map(t_index).to_numpy(dtype=np.int64),
+    ] = False
+
+    prior_only = gaps.groupby(CompetencyGaps.nip)[CompetencyGaps.prior_only].mean()
+    context = np.column_stack(
+        [
+            jenis.to_numpy(dtype=float),
+            snapshot.performance.set_index(Performance.nip)[Performance.predikat_mean].reindex(nips),
+            snapshot.development.set_index(Development.nip)[Development.jp_remaining].reindex(nips),
+            prior_only.reindex(nips).to_numpy(dtype=float),
+        ]
+    ).astype(np.float64)
+    return Matrices(
+        catalogue=catalogue,
+        nips=nips,
+        agencies=people[Roster.instansi_id].to_numpy(dtype=object),
+        estimated=estimated,
+        required=required,
+        uncertainty=uncertainty,
+        text_share=text_share,
+        eligible=eligible,
+        peer_share=_peer_share(people[Roster.position_id], snapshot.peer_uptake, t_index),
+        context=context,
+        gap_rows=gap_rows,
+        evidence={column: gaps[column].to_numpy() for column in EVIDENCE_COLUMNS},
+    )
 
 
-def entry_filter(
-    entries: pd.DataFrame,
-    modalities: tuple[str, ...] | None,
-    max_cost_idr: int | None,
-    max_jp: int | None,
-) -> np.ndarray:
-    """[t] bool: the entries a request's modality, cost and JP limits allow (None: no limit)."""
-    keep = np.ones(len(entries), dtype=bool)
-    if modalities is not None:
-        keep &= entries["modality"].isin(modalities).to_numpy()
-    if max_cost_idr is not None:
-        keep &= (entries["cost_idr"].fillna(0) <= max_cost_idr).to_numpy()
-    if max_jp is not None:
-        keep &= (entries["jp"] <= max_jp).to_numpy()
-    return keep
-
-
-def _peer_share(
-    employees: pd.DataFrame, entries: pd.DataFrame, dataset: Dataset, as_of: pd.Timestamp
-) -> np.ndarray:
-    history = dataset["training_history"]
-    done = history[(history["status"] == "completed") & (history["completed_on"] <= as_of)]
-    position = employees["position_id"]
-    done = done.assign(position_id=done["nip"].map(position)).dropna(subset=["position_id"])
-    counts = done.groupby(["position_id", "training_id"])["nip"].nunique().unstack(fill_value=0)
-    counts = counts.reindex(columns=entries["training_id"], fill_value=0)
-    staff = position.value_counts()
-    share = counts.div(staff.reindex(counts.index), axis=0).fillna(0.0)
-    return share.reindex(position.to_numpy()).fillna(0.0).to_numpy(dtype=np.float32)
+def _peer_share(position: pd.Series, uptake: pd.DataFrame, t_index: dict[str, int]) -> np.ndarray:
+    """[n, t] the share of each employee's position's staff who had completed each entry."""
+    codes, positions = pd.factorize(position)
+    p_index = {p: i for i, p in enumerate(positions)}
+    uptake = uptake[
+        uptake[PeerUptake.position_id].isin(p_index) & uptake[PeerUptake.training_id].isin(t_index)
+    ]
+    share = np.zeros((len(positions) + 1, len(t_index)), dtype=np.float32)
+    share[
+        uptake[PeerUptake.position_id].map(p_index).to_numpy(dtype=np.int64),
+        uptake[PeerUptake.training_id].map(t_index).to_numpy(dtype=np.int64),
+    ] = uptake[PeerUptake.share].to_numpy()
+    return share[np.where(codes < 0, len(positions), codes)]
 
 
 def generation_score(m: Matrices, rows: np.ndarray) -> np.ndarray:
@@ -194,14 +257,15 @@ def generation_score(m: Matrices, rows: np.ndarray) -> np.ndarray:
     peers in the same position completed. Chosen by the recall of the oracle's top 10 it keeps
     (0.973 at 100 candidates on a 4,000-employee world, against 0.825 without the level fit).
     """
-    score = np.zeros((len(rows), len(m.entries)), dtype=np.float32)
-    for k in range(m.targets.shape[1]):
-        comp = m.targets[:, k]
+    cat = m.catalogue
+    score = np.zeros((len(rows), len(cat.ids)), dtype=np.float32)
+    for k in range(cat.targets.shape[1]):
+        comp = cat.targets[:, k]
         valid = comp >= 0
         safe = np.where(valid, comp, 0)
         est = np.nan_to_num(m.estimated[rows][:, safe], nan=1.0)
         req = m.required[rows][:, safe]
-        target = m.target_levels[None, :, k]
+        target = cat.target_levels[None, :, k]
         gap = np.maximum(req - est, 0.0)
         reach = np.clip(target - est, 0.0, 1.5)
         fit = np.clip(1.0 - np.abs(target - 1.0 - est) / 2.0, 0.1, 1.0)
@@ -222,20 +286,36 @@ def top_candidates(score: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray
     return top, np.take_along_axis(score, top, axis=1)
 
 
-def generate(m: Matrices, size: int, chunk: int = 5000) -> Iterator[pd.DataFrame]:
-    """Candidates per employee: (nip, training_id, entry, candidate_score), ``size`` at most, in chunks."""
-    for start in range(0, len(m.nips), chunk):
-        rows = np.arange(start, min(start + chunk, len(m.nips)))
-        score = np.where(m.eligible[rows], generation_score(m, rows), -np.inf)
+def generate(
+    m: Matrices,
+    size: int,
+    allowed: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+    chunk: int = 5000,
+) -> Iterator[pd.DataFrame]:
+    """Candidates per employee (:class:`Candidates`), ``size`` at most each, in chunks of employees.
+
+    Args:
+        m: the partition's arrays.
+        size: candidates kept per employee (> 0).
+        allowed: [t] bool, the entries a request's filters allow; None allows every entry.
+        rows: employee rows to generate for; None for all.
+        chunk: employees per yielded frame.
+    """
+    rows = np.arange(len(m.nips)) if rows is None else np.asarray(rows, dtype=np.int64)
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        eligible = m.eligible[part] if allowed is None else m.eligible[part] & allowed[None, :]
+        score = np.where(eligible, generation_score(m, part), -np.inf).astype(np.float32)
         top, values = top_candidates(score, size)
         ok = np.isfinite(values)
-        emp = np.repeat(rows[:, None], top.shape[1], axis=1)[ok]
+        emp = np.repeat(part[:, None], top.shape[1], axis=1)[ok]
         yield pd.DataFrame(
             {
-                "nip": m.nips[emp],
-                "training_id": m.entries["training_id"].to_numpy()[top[ok]],
-                "entry": top[ok],
-                "emp": emp,
-                "candidate_score": values[ok],
+                Candidates.nip: pd.Series(m.nips[emp], dtype="str"),
+                Candidates.training_id: pd.Series(m.catalogue.ids[top[ok]], dtype="str"),
+                Candidates.emp: emp.astype(np.int64),
+                Candidates.entry: top[ok].astype(np.int64),
+                Candidates.candidate_score: values[ok],
             }
         )

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
-from rekomendasi.candidates import Matrices
+from rekomendasi.candidates import EVIDENCE_COLUMNS, Matrices
 
 Lang = Literal["id", "en"]
 LANGUAGES: tuple[Lang, ...] = ("id", "en")
@@ -60,11 +59,6 @@ FEATURE_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def competency_names(competencies: pd.DataFrame) -> dict[str, str]:
-    """competency_id -> name, from the contract's competencies table."""
-    return {str(c): str(n) for c, n in zip(competencies["competency_id"], competencies["name"], strict=True)}
-
-
 @dataclass(frozen=True, slots=True)
 class GapAddressed:
     """One competency an entry targets, seen from the employee."""
@@ -77,45 +71,97 @@ class GapAddressed:
     target_level: float
     gap: float  # max(required - estimated, 0)
     closable: float  # the part of the gap the entry can close (up to its target level)
+    evidence: Mapping[str, object]  # the estimate's evidence counts (EVIDENCE_COLUMNS); empty: none
 
 
-def gaps_addressed(m: Matrices, emp: int, entry: int, names: Mapping[str, str]) -> list[GapAddressed]:
-    """The entry's target competencies for employee row ``emp``, largest gap first."""
+@dataclass(frozen=True)
+class GapArrays:
+    """The competencies each (employee, entry) pair's entry targets, seen from the employee: [pairs, w]
+    arrays, each row's slots ordered largest shortfall first, competencies outside the standard after,
+    empty slots (``competency`` -1) last."""
+
+    competency: np.ndarray  # int64 index into the catalogue's competencies, -1 for an empty slot
+    required_level: np.ndarray  # nan: not in the position's standard
+    estimated_level: np.ndarray  # nan: no estimate
+    uncertainty: np.ndarray
+    target_level: np.ndarray
+    gap: np.ndarray  # max(required - estimated, 0); 0 outside the standard
+    closable: np.ndarray  # the part of the gap the entry can close (up to its target level)
+    evidence: dict[str, np.ndarray]  # EVIDENCE_COLUMNS of each slot's estimate (0 / False / NaT: none)
+
+    @property
+    def expected_gap_closed(self) -> np.ndarray:
+        """[pairs] levels of the person's gaps the entry can close, summed over its competencies."""
+        return np.where(self.competency >= 0, self.closable, 0.0).sum(axis=1)
+
+
+def gap_arrays(m: Matrices, emp: np.ndarray, entry: np.ndarray) -> GapArrays:
+    """The gaps each (employee row, entry column) pair of ``m`` addresses (vectorised; any number of
+    pairs, from one request's ten to a national batch)."""
+    cat = m.catalogue
+    comp = cat.targets[entry]
+    valid = comp >= 0
+    safe = np.where(valid, comp, 0)
+    rows = np.asarray(emp)[:, None]
+    required = m.required[rows, safe].astype(np.float64)
+    estimated = m.estimated[rows, safe].astype(np.float64)
+    uncertainty = m.uncertainty[rows, safe].astype(np.float64)
+    target = cat.target_levels[entry].astype(np.float64)
+    base = np.where(np.isnan(estimated), 1.0, estimated)
+    in_standard = required > 0
+    gap = np.where(in_standard, np.maximum(required - base, 0.0), 0.0)
+    closable = np.minimum(gap, np.maximum(target - base, 0.0))
+    # Largest shortfall first (the signed one, so a near miss comes before a comfortable surplus);
+    # competencies outside the standard after; empty slots last. Stable: ties keep the catalogue's order.
+    key = np.where(valid, np.where(in_standard, -(required - base), np.inf), np.nan)
+    order = np.argsort(key, axis=1, kind="stable")
+
+    def ordered(values: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(values, order, axis=1)
+
+    found = np.where(valid, m.gap_rows[rows, safe], -1)
+    evidence = {}
+    for column, values in m.evidence.items():
+        picked = values[np.maximum(found, 0)] if len(values) else np.zeros(found.shape, values.dtype)
+        missing = np.array("NaT" if values.dtype.kind == "M" else 0, dtype=values.dtype)  # NaT, 0, False
+        evidence[column] = ordered(np.where(found >= 0, picked, missing))
+    return GapArrays(
+        competency=ordered(np.where(valid, comp, -1)),
+        required_level=ordered(np.where(valid & in_standard, required, np.nan)),
+        estimated_level=ordered(np.where(valid, estimated, np.nan)),
+        uncertainty=ordered(np.where(valid, uncertainty, np.nan)),
+        target_level=ordered(np.where(valid, target, np.nan)),
+        gap=ordered(np.where(valid, gap, 0.0)),
+        closable=ordered(np.where(valid, closable, 0.0)),
+        evidence=evidence,
+    )
+
+
+def gaps_from_records(
+    records: Sequence[Mapping[str, object]], names: Mapping[str, str]
+) -> tuple[GapAddressed, ...]:
+    """:class:`GapAddressed` values from the gap records of a scores row (``recommend.schemas.GAP_TYPE``)."""
+
+    def number(value: object) -> float | None:
+        return None if value is None else float(value)  # type: ignore[arg-type]
+
     out = []
-    for slot in range(m.targets.shape[1]):
-        comp = int(m.targets[entry, slot])
-        if comp < 0:
-            continue
-        required = float(m.required[emp, comp])
-        est_raw = float(m.estimated[emp, comp])
-        unc_raw = float(m.uncertainty[emp, comp])
-        target = float(m.target_levels[entry, slot])
-        estimated = None if np.isnan(est_raw) else est_raw
-        base = estimated if estimated is not None else 1.0
-        gap = max(required - base, 0.0) if required > 0 else 0.0
-        competency = str(m.competencies[comp])
+    for record in records:
+        competency = str(record["competency_id"])
         out.append(
             GapAddressed(
                 competency_id=competency,
                 name=names.get(competency, competency),
-                required_level=required if required > 0 else None,
-                estimated_level=estimated,
-                uncertainty=None if np.isnan(unc_raw) else unc_raw,
-                target_level=target,
-                gap=gap,
-                closable=min(gap, max(target - base, 0.0)),
+                required_level=number(record["required_level"]),
+                estimated_level=number(record["estimated_level"]),
+                uncertainty=number(record["uncertainty"]),
+                target_level=float(record["target_level"]),  # type: ignore[arg-type]
+                gap=float(record["gap"]),  # type: ignore[arg-type]
+                closable=float(record["closable"]),  # type: ignore[arg-type]
+                evidence={c: record[c] for c in EVIDENCE_COLUMNS if c in record},
             )
         )
-    # Largest shortfall first (the signed one, so a near miss comes before a comfortable surplus);
-    # competencies outside the standard last. Stable: ties keep the catalogue's order.
-    out.sort(
-        key=lambda g: (
-            -(g.required_level - (g.estimated_level if g.estimated_level is not None else 1.0))
-            if g.required_level is not None
-            else np.inf
-        )
-    )
-    return out
+    return tuple(out)
 
 
 _TEMPLATES: dict[str, tuple[str, str]] = {

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 MODEL_NAME = "rekomendasi-ranker"
 EXPERIMENT = "rekomendasi-ranker"
+NATIVE_ARTIFACT = "ranker_native"
+"""Run artifact holding the ranker in LightGBM's own format (``LambdaRanker.save``), what jobs and
+servers load."""
 # The types a logged ranker is made of; MLflow's skops serialisation loads only types declared trusted.
 TRUSTED_TYPES = [
     "collections.OrderedDict",
@@ -65,6 +68,7 @@ class ModelRegistry(Protocol):
         example: pd.DataFrame,
     ) -> ModelVersion: ...
     def load(self, alias: str) -> Any: ...
+    def load_version(self, version: str) -> Any: ...
     def alias_version(self, alias: str) -> ModelVersion | None: ...
     def set_alias(self, alias: str, version: str) -> None: ...
     def versions(self) -> list[ModelVersion]: ...
@@ -142,13 +146,39 @@ class MlflowRegistry:
         Raises:
             ModelNotReady: no version has that alias.
         """
-        if self.alias_version(alias) is None:
+        found = self.alias_version(alias)
+        if found is None:
             raise ModelNotReady(
                 f"no model has the alias '{alias}' in {self.tracking_uri}; run `rekomendasi train` first."
             )
-        import mlflow.sklearn
+        return self.load_version(found.version)
 
-        return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{alias}")
+    def load_version(self, version: str) -> Any:
+        """The model of registered ``version`` (a job that read ``alias_version`` first loads exactly the
+        version it read, even if the alias moves meanwhile).
+
+        From the run's :data:`NATIVE_ARTIFACT` (LightGBM's own format) when it has one: that needs
+        LightGBM only, where the scikit-learn flavour's deserialiser imports every scikit-learn
+        estimator (and through them torch, about 200 MB a server worker does not need). Runs logged
+        before it existed load through the scikit-learn flavour.
+        """
+        import mlflow.artifacts
+        import mlflow.sklearn
+        from mlflow.exceptions import MlflowException
+
+        run_id = self._version(version).run_id
+        if run_id:
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=NATIVE_ARTIFACT, tracking_uri=self.tracking_uri
+                )
+            except (MlflowException, OSError):
+                local = None
+            if local is not None and (Path(local) / "booster.txt").exists():
+                from rekomendasi.ranking.ranker import LambdaRanker
+
+                return LambdaRanker.load(Path(local))
+        return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
 
     def alias_version(self, alias: str) -> ModelVersion | None:
         """The version holding ``alias``, or None."""

@@ -5,7 +5,9 @@ Build it with :func:`get_settings`; importing this module has no side effects.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -22,8 +24,24 @@ class Settings(BaseSettings):
     max_quarantine_share: float = Field(
         default=0.05, ge=0.0, le=1.0, description="Largest share of a table's rows that may be quarantined."
     )
-    features_dir: Path = Field(default=Path("features"), description="Reviewed feature specs (YAML).")
-    training_dir: Path = Field(default=Path("training"), description="Job configs (train.yaml, ...).")
+    features_dir: Path = Field(
+        default=Path("features"),
+        description="Overrides of the reviewed feature specs: a file here replaces the packaged one.",
+    )
+    training_dir: Path = Field(
+        default=Path("training"),
+        description="Overrides of the job configs: a file here replaces the packaged one.",
+    )
+    evidence_spec: Path | None = Field(
+        default=None, description="The evidence spec file to use (default: see evidence_spec_path)."
+    )
+    train_config: Path | None = Field(
+        default=None, description="The training config file to use (default: see train_config_path)."
+    )
+    as_of: dt.date | None = Field(
+        default=None,
+        description="As-of date of every job without --as-of (unset: 31 December of the latest SKP year).",
+    )
     mlflow_uri: str = Field(
         default="sqlite:///mlflow/mlflow.db", description="MLflow tracking URI; a server URL works too."
     )
@@ -37,6 +55,18 @@ class Settings(BaseSettings):
     snapshot_dir: Path = Field(
         default=Path("var/snapshot"), description="Where `features` writes the snapshot."
     )
+    scores_dir: Path = Field(
+        default=Path("var/scores"),
+        description="Root of the scores stores (`rekomendasi score` writes one per snapshot and model).",
+    )
+    scores_top_n: int = Field(
+        default=50, ge=1, le=500, description="Ranked entries the scores store keeps per employee."
+    )
+    scores_cache_groups: int = Field(
+        default=256,
+        ge=1,
+        description="Row groups of the scores store each API worker keeps decoded (32 employees each).",
+    )
     cache_dir: Path = Field(
         default=Path("var/cache"), description="Caches (text embeddings by content hash)."
     )
@@ -44,7 +74,7 @@ class Settings(BaseSettings):
         default=True, description="Use the sentence-transformers model beside the lexical text model."
     )
     nip_salt: SecretStr = Field(
-        default=SecretStr("rekomendasi"),  # serving.state.DEFAULT_NIP_SALT: the server warns while it is this
+        default=SecretStr("rekomendasi"),  # serving.auth.DEFAULT_NIP_SALT: the server warns while it is this
         description="Secret key of the NIP hashes in logs and the audit log; set your own in production.",
     )
     api_host: str = Field(default="127.0.0.1", description="Where `rekomendasi serve` listens.")
@@ -62,6 +92,24 @@ class Settings(BaseSettings):
     def resolve(self, path: Path) -> Path:
         """Return ``path`` resolved against :attr:`home` when it is relative."""
         return path if path.is_absolute() else (self.home / path)
+
+    def evidence_spec_path(self) -> Path:
+        """The evidence spec every job reads: :attr:`evidence_spec` when set, else
+        ``<features_dir>/evidence.yaml`` when that file exists, else the reviewed one in the package."""
+        return self._config_file(self.evidence_spec, self.features_dir, "evidence.yaml")
+
+    def train_config_path(self) -> Path:
+        """The training config every job reads: :attr:`train_config` when set, else
+        ``<training_dir>/train.yaml`` when that file exists, else the reviewed one in the package."""
+        return self._config_file(self.train_config, self.training_dir, "train.yaml")
+
+    def _config_file(self, explicit: Path | None, folder: Path, name: str) -> Path:
+        if explicit is not None:
+            return self.resolve(explicit)
+        local = self.resolve(folder) / name
+        if local.is_file():
+            return local
+        return Path(str(resources.files("rekomendasi").joinpath("specs", name)))
 
 
 @lru_cache(maxsize=1)

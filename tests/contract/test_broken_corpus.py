@@ -14,6 +14,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from rekomendasi.contract import load_dataset
+from rekomendasi.contract.schemas import NIP_DIGITS
 from rekomendasi.errors import DataContractError, QuarantineThresholdError
 from tests.conftest import edit_csv, read_text_table
 
@@ -31,7 +32,7 @@ def test_clean_world_loads_with_no_quarantine(world_copy: Path) -> None:
     assert dataset.quarantine.empty
     employees = read_text_table(world_copy / "employees.csv")
     assert len(dataset["employees"]) == len(employees)
-    assert dataset["employees"]["nip"].str.fullmatch(r"\d{18}").all()
+    assert dataset["employees"]["nip"].str.fullmatch(NIP_DIGITS).all()
 
 
 # --- file-level problems: error naming the file (and column), nothing loaded ------------------------

@@ -134,3 +134,25 @@ def test_gaps_stay_in_range(small_dataset: Dataset, spec: EvidenceSpec) -> None:
     assert not gaps.duplicated(["nip", "competency_id"]).any()
     assert gaps["latest_evidence_on"].dropna().le(pd.Timestamp(AS_OF)).all()
     assert dt.date.fromisoformat(_snapshot(small_dataset, spec).manifest["as_of"]) == AS_OF
+
+
+def test_the_reader_gives_each_persons_rows_as_the_whole_snapshot_does(
+    small_dataset: Dataset, spec: EvidenceSpec, tmp_path: Path
+) -> None:
+    from rekomendasi.features import SnapshotReader, read_snapshot, storage
+
+    written = build_snapshot(small_dataset, dt.date(2025, 12, 31), spec, encoder=None)
+    storage.EMPLOYEES_PER_GROUP, before = 7, storage.EMPLOYEES_PER_GROUP  # many row groups
+    try:
+        write_snapshot(written, tmp_path / "snap")
+    finally:
+        storage.EMPLOYEES_PER_GROUP = before
+    whole = read_snapshot(tmp_path / "snap")
+    reader = SnapshotReader(tmp_path / "snap", cache_groups=3)
+    nips = [*whole.roster["nip"].iloc[::11], "000000000000000000"]
+    for nip in nips:
+        one, expected = reader.person(nip), whole.subset([nip])
+        for name in TABLES:
+            pdt.assert_frame_equal(one.table(name), expected.table(name), obj=f"{name} of {nip}")
+    for name in TABLES:  # and the whole read equals what was built
+        pdt.assert_frame_equal(whole.table(name), written.table(name), obj=name)

@@ -82,7 +82,11 @@ def _tables(**rows: list[dict]) -> dict[str, pd.DataFrame]:  # type: ignore[type
 @pytest.fixture()
 def spec(tmp_path: Path) -> EvidenceSpec:
     root = Path(__file__).resolve().parents[2]
-    text = (root / "features" / "evidence.yaml").read_text().replace("calibrate: true", "calibrate: false")
+    text = (
+        (root / "src" / "rekomendasi" / "specs" / "evidence.yaml")
+        .read_text()
+        .replace("calibrate: true", "calibrate: false")
+    )
     path = tmp_path / "evidence.yaml"
     path.write_text(text)
     return load_spec(path)
@@ -267,7 +271,9 @@ def test_mandatory_programme_due_for_a_pengawas_without_pkp(spec: EvidenceSpec) 
 def test_invalid_spec_names_file_and_field(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     path = tmp_path / "evidence.yaml"
-    path.write_text((root / "features" / "evidence.yaml").read_text().replace("sd: 0.9", "sd: -1"))
+    path.write_text(
+        (root / "src" / "rekomendasi" / "specs" / "evidence.yaml").read_text().replace("sd: 0.9", "sd: -1")
+    )
     with pytest.raises(ConfigError, match=r"evidence\.yaml: invalid evidence spec: prior\.sd"):
         load_spec(path)
     assert np.isfinite(1.0)

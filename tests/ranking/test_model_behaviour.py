@@ -22,17 +22,19 @@ AS_OF = dt.date(2025, 12, 31)
 
 @pytest.fixture(scope="module")
 def fitted(small_dataset: Dataset, spec: EvidenceSpec) -> FitResult:
-    return fit_ranker(small_dataset, spec, load_train_config(ROOT / "training" / "train.yaml"), AS_OF)
+    return fit_ranker(
+        small_dataset, spec, load_train_config(ROOT / "src" / "rekomendasi" / "specs" / "train.yaml"), AS_OF
+    )
 
 
 def _scores(
     dataset: Dataset, snapshot: Snapshot, fit: FitResult, nips: list[str] | None = None
 ) -> pd.DataFrame:
-    m = build_matrices(dataset, snapshot)
+    m = build_matrices(snapshot)
     candidates = pd.concat(generate(m, size=10**6), ignore_index=True)
     if nips is not None:
         candidates = candidates[candidates["nip"].isin(nips)].reset_index(drop=True)
-    features = pair_features(m, candidates, dataset, snapshot)
+    features = pair_features(m, candidates)
     return candidates[["nip", "training_id"]].assign(score=fit.model.predict(features[list(FEATURES)]))
 
 

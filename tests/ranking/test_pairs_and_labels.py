@@ -17,9 +17,9 @@ from rekomendasi.ranking.pairs import FEATURES, pair_features
 
 def test_pair_features_follow_the_snapshot(small_dataset: Dataset, spec: EvidenceSpec) -> None:
     snapshot = build_snapshot(small_dataset, dt.date(2025, 12, 31), spec, encoder=None)
-    m = build_matrices(small_dataset, snapshot)
+    m = build_matrices(snapshot)
     candidates = pd.concat(generate(m, size=20)).reset_index(drop=True)
-    features = pair_features(m, candidates, small_dataset, snapshot)
+    features = pair_features(m, candidates)
     assert list(features.columns) == list(FEATURES) and len(features) == len(candidates)
     row = candidates.iloc[0]
     gaps = snapshot.competency_gaps.set_index(["nip", "competency_id"])

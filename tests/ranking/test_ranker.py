@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -86,3 +88,17 @@ def test_refuses_labels_it_cannot_rank() -> None:
         LambdaRanker().fit(X, y + 0.5, qid)
     with pytest.raises(ValueError, match="same length"):
         LambdaRanker().fit(X, y[:-1], qid)
+
+
+def test_saved_in_lightgbm_format_it_predicts_the_same_scores(tmp_path: Path) -> None:
+    X, y, qid = _ltr_data(80, 10, seed=3)
+    model = LambdaRanker(n_estimators=60, early_stopping_rounds=10, random_state=0).fit(X, y, qid)
+    loaded = LambdaRanker.load(model.save(tmp_path / "native"))
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    assert np.array_equal(loaded.contributions(X, as_frame=False), model.contributions(X, as_frame=False))
+    assert loaded.best_iteration_ == model.best_iteration_ and list(loaded.feature_names_in_) == list(
+        X.columns
+    )
+    assert loaded.get_params() == model.get_params()
+    with pytest.raises(NotFittedError):
+        LambdaRanker().save(tmp_path / "unfitted")

@@ -28,7 +28,7 @@ AS_OF = dt.date(2025, 12, 31)
 
 @pytest.fixture(scope="module")
 def config():  # type: ignore[no-untyped-def]
-    return load_train_config(ROOT / "training" / "train.yaml")
+    return load_train_config(ROOT / "src" / "rekomendasi" / "specs" / "train.yaml")
 
 
 def test_label_years_need_a_year_of_evidence_first(small_dataset: Dataset) -> None:
@@ -92,7 +92,11 @@ def test_too_short_history_is_a_clear_error(small_dataset: Dataset, spec: Eviden
 
 def test_config_errors_name_the_field(tmp_path: Path) -> None:
     path = tmp_path / "train.yaml"
-    path.write_text((ROOT / "training" / "train.yaml").read_text().replace("num_leaves: 7", "num_leaves: 1"))
+    path.write_text(
+        (ROOT / "src" / "rekomendasi" / "specs" / "train.yaml")
+        .read_text()
+        .replace("num_leaves: 7", "num_leaves: 1")
+    )
     with pytest.raises(ConfigError, match=r"train\.yaml: invalid training config: ranker\.num_leaves"):
         load_train_config(path)
 

@@ -1,5 +1,8 @@
 """A served world for the API tests: the small simulated world, its snapshot, a champion in a scratch
-MLflow store, and keys of every role. Built once per session."""
+MLflow store, and keys of every role. Built once per session.
+
+And for the state-store tests: fresh stores on a sqlite file, a planner key, the state CLI wired as the main
+CLI wires it, and small helpers."""
 
 from __future__ import annotations
 
@@ -9,17 +12,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
 
+from rekomendasi.cli.state import audit_app, feedback_app, keys_app
 from rekomendasi.contract import Dataset
 from rekomendasi.features import EvidenceSpec, build_snapshot, write_snapshot
+from rekomendasi.jobs.scores import score_job
 from rekomendasi.ranking.lifecycle import train_and_register
 from rekomendasi.ranking.train import load_train_config
+from rekomendasi.recommend import ScoreOptions
 from rekomendasi.registry import MlflowRegistry
 from rekomendasi.serving.app import create_app
-from rekomendasi.serving.state import Role
-from rekomendasi.settings import Settings
+from rekomendasi.serving.auth import Principal, Role
+from rekomendasi.serving.store import Stores
+from rekomendasi.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2025, 12, 31)
@@ -48,6 +57,7 @@ def served_settings(home: Path, data: Path, **overrides: object) -> Settings:
         "features_dir": ROOT / "features",
         "training_dir": ROOT / "training",
         "snapshot_dir": home / "snapshot",
+        "scores_dir": home / "scores",
         "mlflow_uri": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
         "state_db_url": f"sqlite:///{home / 'state.db'}",
         "nip_salt": "test-salt",
@@ -66,10 +76,12 @@ def served_home(
     """A home with a snapshot and a champion trained on the small world."""
     home = tmp_path_factory.mktemp("served")
     settings = served_settings(home, small_world)
-    write_snapshot(build_snapshot(small_dataset, AS_OF, spec, encoder=None), home / "snapshot")
+    snapshot = build_snapshot(small_dataset, AS_OF, spec, encoder=None)
+    write_snapshot(snapshot, home / "snapshot")
     registry = MlflowRegistry(settings.mlflow_uri, home / "mlflow" / "artifacts")
-    config = load_train_config(ROOT / "training" / "train.yaml")
+    config = load_train_config(settings.train_config_path())
     train_and_register(small_dataset, spec, config, registry, AS_OF, "none (lexical only)")
+    score_job(snapshot, registry, home / "scores", ScoreOptions(candidates=config.candidates, top_n=50))
     return home
 
 
@@ -81,18 +93,89 @@ def served(served_home: Path, small_world: Path) -> Iterator[Served]:
         state = app.state.service
         engine = state.engine
         assert engine is not None, state.not_ready
-        nips = sorted(engine.employees)
-        agency = engine.employees[nips[0]].instansi_id
-        other = next(n for n in nips if engine.employees[n].instansi_id != agency)
-        store = state.store
+        nips = engine.nips
+        agency = engine.employee(nips[0]).instansi_id
+        other = next(n for n in nips if engine.employee(n).instansi_id != agency)
+        keys = state.stores.keys
         yield Served(
             app=app,
             client=client,
             settings=settings,
-            admin=store.create_key("admin", Role.ADMIN)[1],
-            planner=store.create_key("planner", Role.PLANNER, [agency])[1],
-            platform=store.create_key("platform", Role.PLATFORM, [agency])[1],
+            admin=keys.create_key("admin", Role.ADMIN)[1],
+            planner=keys.create_key("planner", Role.PLANNER, [agency])[1],
+            platform=keys.create_key("platform", Role.PLATFORM, [agency])[1],
             agency=agency,
             nip=nips[0],
             other_nip=other,
         )
+
+
+# --- state stores ---------------------------------------------------------------------------------
+
+SALT = "test-salt"
+NIP_A = "198501012010011001"
+NIP_B = "199002022015022002"
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "state.db"
+
+
+@pytest.fixture()
+def stores(db_path: Path) -> Iterator[Stores]:
+    with Stores.open(f"sqlite:///{db_path}", nip_salt=SALT) as opened:
+        yield opened
+
+
+@pytest.fixture()
+def planner(stores: Stores) -> tuple[Principal, str]:
+    return stores.keys.create_key("BKD Jawa Barat", Role.PLANNER, ["I-32", "I-33"])
+
+
+def secret_of(plaintext: str) -> str:
+    """The secret part of a key's plaintext ``rk_<key_id>_<secret>``."""
+    return plaintext.split("_", 2)[2]
+
+
+def db_bytes(db_path: Path) -> bytes:
+    """Everything sqlite wrote: the database file plus any write-ahead log."""
+    return b"".join(p.read_bytes() for p in sorted(db_path.parent.glob(db_path.name + "*")))
+
+
+# --- the state CLI --------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
+    """The sub-apps wired as the main CLI will wire them, on a fresh sqlite file under a tmp home."""
+    monkeypatch.setenv("REKOMENDASI_HOME", str(tmp_path))
+    monkeypatch.setenv("REKOMENDASI_STATE_DB_URL", "sqlite:///var/state.db")
+    get_settings.cache_clear()
+    root = typer.Typer()
+    root.add_typer(keys_app, name="keys")
+    root.add_typer(audit_app, name="audit")
+    root.add_typer(feedback_app, name="feedback")
+    yield root
+    get_settings.cache_clear()
+
+
+def assert_clean_failure(result: Result, message: str) -> None:
+    """The command failed with exit code 2 and one line naming the problem, no traceback."""
+    assert result.exit_code == 2
+    output = result.output
+    assert message in " ".join(output.split()), output
+    assert "Traceback" not in output and len(output.strip().splitlines()) == 1
+    assert isinstance(result.exception, SystemExit)

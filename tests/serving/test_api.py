@@ -6,14 +6,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from rekomendasi.contract import Dataset
-from rekomendasi.recommend import recommend_all
+from rekomendasi.contract.writing import write_table
+from rekomendasi.features import EvidenceSpec, build_snapshot
+from rekomendasi.jobs.scores import batch_job
+from rekomendasi.recommend import Filters
+from rekomendasi.registry import registry_from_settings
 from rekomendasi.serving.app import create_app
-from rekomendasi.serving.engine import Filters
-from rekomendasi.serving.state import hash_nip
+from rekomendasi.serving.auth import hash_nip
 
 from .conftest import Served, served_settings
 
@@ -44,14 +48,23 @@ def test_recommendations_are_explained_in_both_languages(served: Served) -> None
     )
 
 
-def test_api_agrees_with_the_batch_job(served: Served, small_dataset: Dataset) -> None:
+def test_api_agrees_with_the_batch_job(
+    served: Served, small_dataset: Dataset, spec: EvidenceSpec, tmp_path: Path
+) -> None:
+    # The batch job builds its own snapshot from the data and scores it into a store of its own; the API
+    # reads the snapshot written to disk and the store `rekomendasi score` made. Same answers.
     engine = served.app.state.service.engine
-    batch = recommend_all(small_dataset, engine.snapshot, engine.model, k=10, candidates=engine.candidates)
-    for nip in sorted(engine.employees)[:15]:
+    snapshot = build_snapshot(small_dataset, engine.snapshot.as_of, spec, encoder=None)
+    out = tmp_path / "batch.csv"
+    batch_job(snapshot, registry_from_settings(served.settings), out, 10, engine.options, write_table)
+    batch = pd.read_csv(out, dtype={"nip": str})
+    assert batch["nip"].nunique() == engine.active_count
+    for nip in engine.nips[:15]:
         body = _get(served, f"/v1/employees/{nip}/recommendations", served.admin).json()
-        assert [r["training_id"] for r in body["recommendations"]] == batch.loc[
-            batch["nip"] == nip, "training_id"
-        ].tolist()
+        mine = batch[batch["nip"] == nip]
+        assert [r["training_id"] for r in body["recommendations"]] == mine["training_id"].tolist()
+        assert [r["reason"] for r in body["recommendations"]] == mine["reason"].tolist()
+        assert [r["score"] for r in body["recommendations"]] == mine["score"].tolist()
 
 
 def test_filters_are_applied(served: Served) -> None:
@@ -65,7 +78,7 @@ def test_filters_are_applied(served: Served) -> None:
 
 def test_mandatory_programmes_come_apart_with_their_rule(served: Served) -> None:
     engine = served.app.state.service.engine
-    due = next((n for n in sorted(engine.employees) if engine.mandatory_due(n) and engine.employees[n]), None)
+    due = next((n for n in engine.nips if engine.mandatory_due(n)), None)
     assert due is not None, "the small world has someone with a mandatory programme due"
     body = _get(served, f"/v1/employees/{due}/recommendations", served.admin, lang="en").json()
     mandatory = {m["training_id"] for m in body["mandatory_due"]}
@@ -115,7 +128,7 @@ def test_keys_roles_and_scopes(served: Served) -> None:
     agency = _get(served, f"/v1/agencies/{served.agency}/recommendations", served.planner, limit=2, k=1)
     assert agency.status_code == 200 and len(agency.json()["results"]) == 2
     assert agency.json()["next_offset"] == 2
-    other_agency = served.app.state.service.engine.employees[served.other_nip].instansi_id
+    other_agency = served.app.state.service.engine.employee(served.other_nip).instansi_id
     assert _get(served, f"/v1/agencies/{other_agency}/recommendations", served.planner).status_code == 403
 
 
@@ -130,23 +143,23 @@ def test_platform_keys_see_reasons_but_no_evidence(served: Served) -> None:
 
 
 def test_revoked_keys_stop_working(served: Served) -> None:
-    store = served.app.state.service.store
-    principal, key = store.create_key("short-lived", "planner", [served.agency])
+    keys = served.app.state.service.stores.keys
+    principal, key = keys.create_key("short-lived", "planner", [served.agency])
     path = f"/v1/employees/{served.nip}/recommendations"
     assert _get(served, path, key).status_code == 200
-    assert store.revoke_key(principal.key_id)
+    assert keys.revoke_key(principal.key_id)
     assert _get(served, path, key).status_code == 401
 
 
 def test_audit_log_records_who_asked_for_whom_hashed(
     served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = served.app.state.service.store
+    audit = served.app.state.service.stores.audit
     engine = served.app.state.service.engine
     with caplog.at_level(logging.INFO, logger="rekomendasi.api"):
         _get(served, f"/v1/employees/{served.nip}/recommendations", served.planner)
         _get(served, f"/v1/employees/{served.other_nip}/recommendations", served.planner)
-    rows = store.read_audit(limit=2)
+    rows = audit.read(limit=2)
     hashed = hash_nip(served.nip, "test-salt")
     assert list(rows["status"]) == [200, 403]
     assert (
@@ -195,7 +208,7 @@ def test_feedback_is_stored_and_objections_need_a_reason(served: Served) -> None
     assert served.client.post("/v1/feedback", headers=headers, json=unknown).status_code == 422
     outside = {"nip": served.other_nip, "training_id": training, "event": "accepted"}
     assert served.client.post("/v1/feedback", headers=headers, json=outside).status_code == 403
-    exported = served.app.state.service.store.export_feedback()
+    exported = served.app.state.service.stores.feedback.export()
     mine = exported[exported["nip"] == served.nip]
     assert {"accepted", "objected"} <= set(mine["event"])
     assert "Sudah pernah ikut." in set(mine["reason"])
@@ -223,42 +236,54 @@ def test_without_champion_or_snapshot_everything_says_what_to_run(tmp_path: Path
         assert client.get("/health").status_code == 200
         ready = client.get("/ready")
         assert ready.status_code == 503 and "rekomendasi features" in ready.json()["detail"]
-        _, key = app.state.service.store.create_key("admin", "admin")
+        _, key = app.state.service.stores.keys.create_key("admin", "admin")
         response = client.get("/v1/employees/198503152010011001/recommendations", headers={"X-API-Key": key})
         assert response.status_code == 503 and "rekomendasi" in response.json()["detail"]
         assert "Traceback" not in response.text
 
 
-def test_bulk_ranking_at_load_equals_ranking_at_request_time(served: Served) -> None:
+def test_without_a_scores_store_for_the_champion_it_says_to_score(
+    served_home: Path, small_world: Path, tmp_path: Path
+) -> None:
+    # The served home's snapshot and champion, but a scores root holding nothing for them.
+    settings = served_settings(served_home, small_world, scores_dir=tmp_path / "scores")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        ready = client.get("/ready")
+        detail = ready.json()["detail"]
+        assert ready.status_code == 503
+        assert f"rekomendasi score --snapshot {served_home / 'snapshot'}" in detail and "v1" in detail
+
+
+def test_the_scores_store_equals_ranking_at_request_time(served: Served) -> None:
     engine = served.app.state.service.engine
-    for nip in sorted(engine.employees)[:20]:
-        precomputed = engine.recommend(nip, 10)  # from the rankings scored when the engine loaded
-        on_request = engine.recommend(nip, 60)  # past the precomputed depth: ranked now
+    assert engine.store.top_n == 50
+    for nip in engine.nips[:20]:
+        precomputed = engine.recommend(nip, 10)  # read from the scores store
+        on_request = engine.recommend(nip, 60)  # past the store's depth: ranked now
         assert [r.training_id for r in on_request[:10]] == [r.training_id for r in precomputed]
         assert [r.score for r in on_request[:10]] == [r.score for r in precomputed]
         filtered = engine.recommend(nip, 10, Filters(max_jp=10_000))  # explained at request time
-        assert [r.training_id for r in filtered] == [r.training_id for r in precomputed]
-        assert [r.contributions for r in filtered] == [r.contributions for r in precomputed]
+        assert filtered == precomputed  # every field: scores, gaps, contributions
 
 
 def test_buffered_audit_rows_are_all_written_with_their_request_time(tmp_path: Path) -> None:
-    from rekomendasi.serving.app import AuditWriter
-    from rekomendasi.serving.state import StateStore
+    from rekomendasi.serving.store import AuditWriter, Stores
 
-    with StateStore(f"sqlite:///{tmp_path / 'state.db'}", "salt") as store:
-        principal, _ = store.create_key("p", "planner", ["a"])
-        writer = AuditWriter(store, flush_seconds=60)  # no timed flush during the test
+    with Stores.open(f"sqlite:///{tmp_path / 'state.db'}", "salt") as stores:
+        principal, _ = stores.keys.create_key("p", "planner", ["a"])
+        writer = AuditWriter(stores.audit, flush_seconds=60)  # no timed flush during the test
         for i in range(120):
             writer(principal, "GET /v1/x", [f"{198501012010011000 + i}"], "1", "s", 200)
-        assert len(store.read_audit(limit=None)) == 0  # still buffered
+        assert len(stores.audit.read(limit=None)) == 0  # still buffered
         writer.close()  # a normal stop writes the rest
-        rows = store.read_audit(limit=None)
+        rows = stores.audit.read(limit=None)
         assert len(rows) == 120 and rows["at"].is_monotonic_increasing
         assert "198501012010011000" not in rows.to_csv()
 
 
 def test_demo_key_line_is_a_working_one_line_curl(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
-    from rekomendasi.cli import _print_demo_key
+    from rekomendasi.cli.outputs import _print_demo_key
 
     _print_demo_key(served.settings, "127.0.0.1", 8000)
     lines = capsys.readouterr().out.splitlines()

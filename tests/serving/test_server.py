@@ -16,7 +16,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from rekomendasi.serving.state import StateStore
+from rekomendasi.serving.store import Stores
 
 from .conftest import Served, served_settings
 
@@ -34,10 +34,10 @@ def server(served_home: Path, small_world: Path) -> Iterator[tuple[str, str]]:
     env = {
         **os.environ,
         "REKOMENDASI_HOME": str(served_home),
-        "REKOMENDASI_DATA_DIR": str(small_world),
         "REKOMENDASI_FEATURES_DIR": str(settings.features_dir),
         "REKOMENDASI_TRAINING_DIR": str(settings.training_dir),
         "REKOMENDASI_SNAPSHOT_DIR": str(settings.snapshot_dir),
+        "REKOMENDASI_SCORES_DIR": str(settings.scores_dir),
         "REKOMENDASI_MLFLOW_URI": settings.mlflow_uri,
         "REKOMENDASI_STATE_DB_URL": settings.state_db_url,
         "REKOMENDASI_NIP_SALT": "test-salt",
@@ -65,8 +65,8 @@ def server(served_home: Path, small_world: Path) -> Iterator[tuple[str, str]]:
             time.sleep(0.5)
         else:
             pytest.fail("server not ready within 120 s")
-        with StateStore(settings.state_db_url, "test-salt") as store:
-            key = store.create_key("server test", "admin")[1]
+        with Stores.open(settings.state_db_url, "test-salt") as stores:
+            key = stores.keys.create_key("server test", "admin")[1]
         yield base, key
     finally:
         proc.terminate()

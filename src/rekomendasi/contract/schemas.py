@@ -7,6 +7,7 @@ The models validate *typed* frames: the loader parses raw text first, then valid
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,12 @@ from pandera.typing import Series
 
 from rekomendasi.contract import enums
 
-NIP_PATTERN = r"^\d{18}$"
+NIP_DIGITS = r"\d{18}"
+"""A NIP (Nomor Induk Pegawai): exactly 18 digits. The package's one definition of its shape."""
+NIP_PATTERN = rf"^{NIP_DIGITS}$"
+"""A whole value that is a NIP (for pandera and pydantic ``pattern``)."""
+NIP_IN_TEXT = re.compile(rf"(?<!\d){NIP_DIGITS}(?!\d)")
+"""A NIP inside free text: 18 digits not part of a longer number (a 19-digit number is no NIP)."""
 PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]))?$"
 
 

@@ -9,16 +9,36 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract import Dataset
+from rekomendasi.contract.schemas import (
+    Assessments,
+    Behaviour,
+    DailyReports,
+    Employees,
+    Feedback,
+    Indicators,
+    JpLog,
+    PublicFeedback,
+    Skp,
+    TrainingHistory,
+)
 
 # The date column of each dated table; period tables are dated at the end of their period.
 DATE_COLUMNS = {
-    "assessments": "assessed_on",
-    "daily_reports": "date",
-    "feedback": "given_on",
-    "training_history": "enrolled_on",
-    "jp_log": "date",
+    "assessments": Assessments.assessed_on,
+    "daily_reports": DailyReports.date,
+    "feedback": Feedback.given_on,
+    "training_history": TrainingHistory.enrolled_on,
+    "jp_log": JpLog.date,
 }
-PERIOD_TABLES = ("skp", "behaviour", "indicators", "public_feedback")
+PERIOD_COLUMNS = {
+    "skp": Skp.period,
+    "behaviour": Behaviour.period,
+    "indicators": Indicators.period,
+    "public_feedback": PublicFeedback.period,
+}
+PERIOD_TABLES = tuple(PERIOD_COLUMNS)
+PERIOD_END = "period_end"
+"""The column :func:`as_of_view` adds to every period table: the last day of the row's period."""
 
 
 def period_end(period: pd.Series) -> pd.Series:
@@ -42,18 +62,28 @@ def as_of_view(dataset: Dataset, as_of: dt.date) -> dict[str, pd.DataFrame]:
     for name, column in DATE_COLUMNS.items():
         frame = tables[name]
         tables[name] = frame[frame[column] <= cutoff].reset_index(drop=True)
-    for name in PERIOD_TABLES:
+    for name, column in PERIOD_COLUMNS.items():
         frame = tables[name]
-        ends = period_end(frame["period"])
-        tables[name] = frame[ends <= cutoff].assign(period_end=ends[ends <= cutoff]).reset_index(drop=True)
+        ends = period_end(frame[column])
+        tables[name] = (
+            frame[ends <= cutoff].assign(**{PERIOD_END: ends[ends <= cutoff]}).reset_index(drop=True)
+        )
     employees = tables["employees"]
     tables["employees"] = employees[
-        employees["entry_date"].isna() | (employees["entry_date"] <= cutoff)
+        employees[Employees.entry_date].isna() | (employees[Employees.entry_date] <= cutoff)
     ].reset_index(drop=True)
     history = tables["training_history"].copy()
-    later = history["completed_on"] > cutoff
-    history.loc[later, "status"] = "enrolled"
-    history.loc[later, ["completed_on", "score", "satisfaction", "jp_earned"]] = pd.NA
+    later = history[TrainingHistory.completed_on] > cutoff
+    history.loc[later, TrainingHistory.status] = "enrolled"
+    history.loc[
+        later,
+        [
+            TrainingHistory.completed_on,
+            TrainingHistory.score,
+            TrainingHistory.satisfaction,
+            TrainingHistory.jp_earned,
+        ],
+    ] = pd.NA
     tables["training_history"] = history
     return tables
 

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from rekomendasi.contract.schemas import list_items
+from rekomendasi.contract.schemas import Catalog, Employees, JpLog, Positions, TrainingHistory, list_items
+from rekomendasi.features.schemas import Development, Mandatory
 from rekomendasi.features.spec import EvidenceSpec
 
 
@@ -20,23 +21,30 @@ def jp_status(tables: Mapping[str, pd.DataFrame], spec: EvidenceSpec, as_of: dt.
     count as recorded.
     """
     year_start = pd.Timestamp(as_of.year, 1, 1)
-    employees = tables["employees"][["nip"]].sort_values("nip", kind="stable").reset_index(drop=True)
+    employees = (
+        tables["employees"][[Employees.nip]].sort_values(Employees.nip, kind="stable").reset_index(drop=True)
+    )
     history = tables["training_history"]
-    done = history[(history["status"] == "completed") & (history["completed_on"] >= year_start)]
-    done = done.merge(tables["catalog"][["training_id", "jp"]], on="training_id", how="left")
-    earned = done["jp_earned"].fillna(done["jp"].astype(float))
-    training = earned.groupby(done["nip"]).sum()
+    done = history[
+        (history[TrainingHistory.status] == "completed")
+        & (history[TrainingHistory.completed_on] >= year_start)
+    ]
+    done = done.merge(
+        tables["catalog"][[Catalog.training_id, Catalog.jp]], on=Catalog.training_id, how="left"
+    )
+    earned = done[TrainingHistory.jp_earned].fillna(done[Catalog.jp].astype(float))
+    training = earned.groupby(done[TrainingHistory.nip]).sum()
     log = tables["jp_log"]
-    log = log[log["date"] >= year_start]
-    other = log.groupby("nip")["jp"].sum()
+    log = log[log[JpLog.date] >= year_start]
+    other = log.groupby(JpLog.nip)[JpLog.jp].sum()
     out = employees.copy()
-    out["year"] = as_of.year
-    out["jp_training"] = out["nip"].map(training).fillna(0.0).to_numpy()
-    out["jp_other"] = out["nip"].map(other).fillna(0.0).to_numpy()
-    out["jp_total"] = out["jp_training"] + out["jp_other"]
-    out["jp_target"] = spec.development.jp_per_year
-    out["jp_remaining"] = np.maximum(out["jp_target"] - out["jp_total"], 0.0)
-    out["meets_jp_target"] = out["jp_total"] >= out["jp_target"]
+    out[Development.year] = as_of.year
+    out[Development.jp_training] = out[Development.nip].map(training).fillna(0.0).to_numpy()
+    out[Development.jp_other] = out[Development.nip].map(other).fillna(0.0).to_numpy()
+    out[Development.jp_total] = out[Development.jp_training] + out[Development.jp_other]
+    out[Development.jp_target] = spec.development.jp_per_year
+    out[Development.jp_remaining] = np.maximum(out[Development.jp_target] - out[Development.jp_total], 0.0)
+    out[Development.meets_jp_target] = out[Development.jp_total] >= out[Development.jp_target]
     return out
 
 
@@ -52,41 +60,46 @@ def mandatory_programmes(
     """
     dev = spec.development
     employees = tables["employees"].merge(
-        tables["positions"][["position_id", "jenis_jabatan"]], on="position_id", how="left"
+        tables["positions"][[Positions.position_id, Positions.jenis_jabatan]],
+        on=Employees.position_id,
+        how="left",
     )
     catalog = tables["catalog"]
     history = tables["training_history"]
+    pair = [TrainingHistory.nip, TrainingHistory.training_id]
     completed = (
-        history[history["status"] == "completed"].groupby(["nip", "training_id"])["completed_on"].max()
+        history[history[TrainingHistory.status] == "completed"]
+        .groupby(pair)[TrainingHistory.completed_on]
+        .max()
     )
-    enrolled = history[history["status"] == "enrolled"].set_index(["nip", "training_id"]).index
+    enrolled = history[history[TrainingHistory.status] == "enrolled"].set_index(pair).index
     rows = []
-    for _, entry in catalog[catalog["mandatory_for"].notna() & catalog["active"]].iterrows():
-        for condition in sorted(list_items(entry["mandatory_for"])):
+    for _, entry in catalog[catalog[Catalog.mandatory_for].notna() & catalog[Catalog.active]].iterrows():
+        for condition in sorted(list_items(entry[Catalog.mandatory_for])):
             rule = dev.mandatory.get(condition)
             if rule is None:
                 continue
             if condition == "cpns":
-                recent = employees["entry_date"] >= pd.Timestamp(as_of) - pd.Timedelta(
+                recent = employees[Employees.entry_date] >= pd.Timestamp(as_of) - pd.Timedelta(
                     days=int(dev.cpns_max_years * 365.25)
                 )
-                applies = employees[(employees["status"] == "pns") & recent]
+                applies = employees[(employees[Employees.status] == "pns") & recent]
             else:
-                applies = employees[employees["jenis_jabatan"] == rule.jenis_jabatan]
-            for nip in applies["nip"]:
-                done_on = completed.get((nip, entry["training_id"]))
-                rows.append((nip, entry["training_id"], condition, rule.rule_id, rule.rule_en, done_on))
+                applies = employees[employees[Positions.jenis_jabatan] == rule.jenis_jabatan]
+            for nip in applies[Employees.nip]:
+                done_on = completed.get((nip, entry[Catalog.training_id]))
+                rows.append((nip, entry[Catalog.training_id], condition, rule.rule_id, rule.rule_en, done_on))
+    key = [Mandatory.nip, Mandatory.training_id]
     out = pd.DataFrame(
-        rows, columns=["nip", "training_id", "condition", "rule_id", "rule_en", "completed_on"]
+        rows,
+        columns=[*key, Mandatory.condition, Mandatory.rule_id, Mandatory.rule_en, Mandatory.completed_on],
     )
-    out["completed_on"] = pd.to_datetime(out["completed_on"]).astype("datetime64[us]")
-    out["done"] = out["completed_on"].notna()
-    out["due"] = ~out["done"]
-    out["enrolled"] = (
-        pd.MultiIndex.from_frame(out[["nip", "training_id"]]).isin(enrolled)
-        if len(out)
-        else pd.Series([], dtype=bool)
+    out[Mandatory.completed_on] = pd.to_datetime(out[Mandatory.completed_on]).astype("datetime64[us]")
+    out[Mandatory.done] = out[Mandatory.completed_on].notna()
+    out[Mandatory.due] = ~out[Mandatory.done]
+    out[Mandatory.enrolled] = (
+        pd.MultiIndex.from_frame(out[key]).isin(enrolled) if len(out) else pd.Series([], dtype=bool)
     )
     # CPNS who completed Latsar are no longer CPNS: the programme no longer applies to them.
-    out = out[~((out["condition"] == "cpns") & out["done"])]
-    return out.sort_values(["nip", "training_id"], kind="stable").reset_index(drop=True)
+    out = out[~((out[Mandatory.condition] == "cpns") & out[Mandatory.done])]
+    return out.sort_values(key, kind="stable").reset_index(drop=True)

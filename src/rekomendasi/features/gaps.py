@@ -18,10 +18,26 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rekomendasi.features.asof import age_years, decay, mapping_frame
+from rekomendasi.contract.schemas import (
+    Assessments,
+    Behaviour,
+    CatalogCompetencies,
+    Competencies,
+    Employees,
+    Feedback,
+    Indicators,
+    Positions,
+    PositionStandards,
+    Skp,
+    TrainingHistory,
+)
+from rekomendasi.features.asof import PERIOD_END, age_years, decay, mapping_frame
+from rekomendasi.features.schemas import CompetencyGaps
 from rekomendasi.features.spec import EvidenceSpec, IndirectSource
 
 SOURCES = ("assessment", "indicators", "behaviour", "skp", "feedback", "training")
+# Observations and estimates are all per (employee, competency), the key of the gap table.
+_KEY = [CompetencyGaps.nip, CompetencyGaps.competency_id]
 
 
 @dataclass(frozen=True)
@@ -38,24 +54,24 @@ class Calibration:
 
 def base_pairs(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """(employee, competency) pairs of each employee's position standard, with required level."""
-    employees = tables["employees"][["nip", "position_id"]]
+    employees = tables["employees"][[Employees.nip, Employees.position_id]]
     standards = tables["position_standards"]
-    positions = tables["positions"][["position_id", "jenis_jabatan"]]
-    groups = tables["competencies"][["competency_id", "group"]]
+    positions = tables["positions"][[Positions.position_id, Positions.jenis_jabatan]]
+    groups = tables["competencies"][[Competencies.competency_id, Competencies.group]]
     base = (
-        employees.merge(standards, on="position_id")
-        .merge(positions, on="position_id")
-        .merge(groups, on="competency_id")
+        employees.merge(standards, on=PositionStandards.position_id)
+        .merge(positions, on=Positions.position_id)
+        .merge(groups, on=Competencies.competency_id)
     )
-    base = base.sort_values(["nip", "competency_id"], kind="stable").reset_index(drop=True)
-    base["required_level"] = base["required_level"].astype(float)
+    base = base.sort_values(_KEY, kind="stable").reset_index(drop=True)
+    base[CompetencyGaps.required_level] = base[PositionStandards.required_level].astype(float)
     return base
 
 
 def _aggregate(frame: pd.DataFrame, value: str, weight: str) -> pd.DataFrame:
     """Weighted mean of ``value`` per (nip, competency_id), with count, weight sum and latest date."""
     frame = frame.assign(_wx=frame[value] * frame[weight])
-    grouped = frame.groupby(["nip", "competency_id"], sort=True)
+    grouped = frame.groupby(_KEY, sort=True)
     out = grouped.agg(
         wx=("_wx", "sum"), w=(weight, "sum"), n=(value, "size"), latest=("date", "max")
     ).reset_index()
@@ -86,7 +102,6 @@ def estimate_gaps(
         n_<source> evidence counts and latest_evidence_on.
     """
     base = base_pairs(tables)
-    key = ["nip", "competency_id"]
     observations = {
         "assessment": _assessments(tables["assessments"], base, spec, as_of),
         "indicators": _indicators(tables["indicators"], indicator_competency, spec, as_of),
@@ -97,17 +112,16 @@ def estimate_gaps(
     frame = base.copy()
     for source, obs in observations.items():
         columns = {"x": f"x_{source}", "w": f"w_{source}", "n": f"n_{source}", "latest": f"latest_{source}"}
-        frame = frame.merge(obs.rename(columns=columns), on=key, how="left")
-    frame = frame.merge(_reference(tables["assessments"], base, spec, as_of), on=key, how="left")
+        frame = frame.merge(obs.rename(columns=columns), on=_KEY, how="left")
+    frame = frame.merge(_reference(tables["assessments"], base, spec, as_of), on=_KEY, how="left")
 
     # Prior per (jenis_jabatan, group), calibrated on reliable assessments and shrunk to the default.
     prior = spec.prior
     if prior.calibrate:
-        stats = frame.groupby(["jenis_jabatan", "group"])["ref"].agg(["sum", "count"])
+        cell = [Positions.jenis_jabatan, Competencies.group]
+        stats = frame.groupby(cell)["ref"].agg(["sum", "count"])
         stats["mu"] = (stats["sum"] + prior.shrinkage * prior.offset) / (stats["count"] + prior.shrinkage)
-        mu = (
-            frame.set_index(["jenis_jabatan", "group"]).index.map(stats["mu"].to_dict()).to_numpy(dtype=float)
-        )
+        mu = frame.set_index(cell).index.map(stats["mu"].to_dict()).to_numpy(dtype=float)
         mu = np.where(np.isnan(mu), prior.offset, mu)
     else:
         mu = np.full(len(frame), prior.offset)
@@ -130,41 +144,43 @@ def estimate_gaps(
     r = weighted / precision
 
     shift, n_training, latest_training = _training_shift(tables, frame, spec)
-    required = frame["required_level"].to_numpy()
+    required = frame[CompetencyGaps.required_level].to_numpy()
     level = np.clip(required + r, prior.min_level, prior.max_level)
     target_cap = np.maximum(
-        level, frame.merge(_targets(tables), on=key, how="left")["max_target"].fillna(0).to_numpy()
+        level, frame.merge(_targets(tables), on=_KEY, how="left")["max_target"].fillna(0).to_numpy()
     )
     level = np.clip(np.minimum(level + shift, target_cap), prior.min_level, prior.max_level)
 
-    out = frame[["nip", "competency_id", "required_level"]].copy()
-    out["estimated_level"] = np.round(level, 4)
-    out["uncertainty"] = np.round(1.0 / np.sqrt(precision), 4)
-    out["gap"] = np.round(required - level, 4)
+    out = frame[[*_KEY, CompetencyGaps.required_level]].copy()
+    out[CompetencyGaps.estimated_level] = np.round(level, 4)
+    out[CompetencyGaps.uncertainty] = np.round(1.0 / np.sqrt(precision), 4)
+    out[CompetencyGaps.gap] = np.round(required - level, 4)
     counts = {}
     for source in SOURCES[:-1]:
         counts[f"n_{source}"] = frame[f"n_{source}"].fillna(0).astype("int64").to_numpy()
-    counts["n_training"] = n_training
+    counts[CompetencyGaps.n_training] = n_training
     for name, values in counts.items():
         out[name] = values
-    out["prior_only"] = sum(counts.values()) == 0
+    out[CompetencyGaps.prior_only] = sum(counts.values()) == 0
     latest = pd.concat([frame[f"latest_{s}"] for s in SOURCES[:-1]] + [latest_training], axis=1).max(axis=1)
-    out["latest_evidence_on"] = latest.astype("datetime64[us]")
+    out[CompetencyGaps.latest_evidence_on] = latest.astype("datetime64[us]")
     return out, calibrations
 
 
 def _assessments(
     assessments: pd.DataFrame, base: pd.DataFrame, spec: EvidenceSpec, as_of: dt.date
 ) -> pd.DataFrame:
-    rows = assessments.merge(base[["nip", "competency_id", "required_level"]], on=["nip", "competency_id"])
+    rows = assessments.merge(base[[*_KEY, CompetencyGaps.required_level]], on=_KEY)
     methods = spec.assessments.methods
-    sd = rows["method"].map({m: v.sd for m, v in methods.items()}).to_numpy(dtype=float)
-    bias = rows["method"].map({m: v.bias for m, v in methods.items()}).fillna(0).to_numpy(dtype=float)
-    weight = decay(age_years(rows["assessed_on"], as_of), spec.assessments.half_life_years)
+    sd = rows[Assessments.method].map({m: v.sd for m, v in methods.items()}).to_numpy(dtype=float)
+    bias = (
+        rows[Assessments.method].map({m: v.bias for m, v in methods.items()}).fillna(0).to_numpy(dtype=float)
+    )
+    weight = decay(age_years(rows[Assessments.assessed_on], as_of), spec.assessments.half_life_years)
     rows = rows.assign(
-        r=rows["level"].to_numpy() - bias - rows["required_level"].to_numpy(),
+        r=rows[Assessments.level].to_numpy() - bias - rows[CompetencyGaps.required_level].to_numpy(),
         prec=weight / sd**2,
-        date=rows["assessed_on"],
+        date=rows[Assessments.assessed_on],
     )
     rows = rows[np.isfinite(rows["prec"])]
     out = _aggregate(rows, "r", "prec")
@@ -174,49 +190,53 @@ def _assessments(
 def _reference(
     assessments: pd.DataFrame, base: pd.DataFrame, spec: EvidenceSpec, as_of: dt.date
 ) -> pd.DataFrame:
-    reliable = assessments[assessments["method"].isin(spec.assessments.reference_methods)]
+    reliable = assessments[assessments[Assessments.method].isin(spec.assessments.reference_methods)]
     out = _assessments(reliable, base, spec, as_of)
-    return out[["nip", "competency_id", "x"]].rename(columns={"x": "ref"})
+    return out[[*_KEY, "x"]].rename(columns={"x": "ref"})
 
 
 def _indicators(
     indicators: pd.DataFrame, competency: pd.Series, spec: EvidenceSpec, as_of: dt.date
 ) -> pd.DataFrame:
-    rows = indicators.assign(competency_id=competency.to_numpy())
-    rows = rows[rows["realization"].notna() & rows["competency_id"].notna()]
-    attainment = np.clip(rows["realization"].to_numpy() / rows["target"].to_numpy(), 0.0, 1.5) - 1.0
-    weight = decay(age_years(rows["period_end"], as_of), spec.indirect.sources["indicators"].half_life_years)
-    return _aggregate(rows.assign(x=attainment, w=weight, date=rows["period_end"]), "x", "w")
+    rows = indicators.assign(**{Indicators.competency_id: competency.to_numpy()})
+    rows = rows[rows[Indicators.realization].notna() & rows[Indicators.competency_id].notna()]
+    attainment = (
+        np.clip(rows[Indicators.realization].to_numpy() / rows[Indicators.target].to_numpy(), 0.0, 1.5) - 1.0
+    )
+    weight = decay(age_years(rows[PERIOD_END], as_of), spec.indirect.sources["indicators"].half_life_years)
+    return _aggregate(rows.assign(x=attainment, w=weight, date=rows[PERIOD_END]), "x", "w")
 
 
 def _behaviour(behaviour: pd.DataFrame, spec: EvidenceSpec, as_of: dt.date) -> pd.DataFrame:
-    mapping = mapping_frame(spec.core_value_competencies, "core_value", "competency_id")
-    rows = behaviour.merge(mapping, on="core_value")
-    score = rows["rating"].map(spec.rating_score).to_numpy(dtype=float)
-    weight = decay(age_years(rows["period_end"], as_of), spec.indirect.sources["behaviour"].half_life_years)
-    return _aggregate(rows.assign(x=score, w=weight, date=rows["period_end"]), "x", "w")
+    mapping = mapping_frame(spec.core_value_competencies, Behaviour.core_value, Competencies.competency_id)
+    rows = behaviour.merge(mapping, on=Behaviour.core_value)
+    score = rows[Behaviour.rating].map(spec.rating_score).to_numpy(dtype=float)
+    weight = decay(age_years(rows[PERIOD_END], as_of), spec.indirect.sources["behaviour"].half_life_years)
+    return _aggregate(rows.assign(x=score, w=weight, date=rows[PERIOD_END]), "x", "w")
 
 
 def _skp(skp: pd.DataFrame, base: pd.DataFrame, spec: EvidenceSpec, as_of: dt.date) -> pd.DataFrame:
-    weight = decay(age_years(skp["period_end"], as_of), spec.indirect.sources["skp"].half_life_years)
+    weight = decay(age_years(skp[PERIOD_END], as_of), spec.indirect.sources["skp"].half_life_years)
     parts = []
     for rating, groups in spec.skp_groups.items():
         rows = skp.assign(
-            x=skp[rating].map(spec.rating_score).to_numpy(dtype=float), w=weight, date=skp["period_end"]
+            x=skp[rating].map(spec.rating_score).to_numpy(dtype=float), w=weight, date=skp[PERIOD_END]
         )
-        pairs = base.loc[base["group"].isin(groups), ["nip", "competency_id"]]
-        parts.append(rows[["nip", "x", "w", "date"]].merge(pairs, on="nip"))
+        pairs = base.loc[base[Competencies.group].isin(groups), _KEY]
+        parts.append(rows[[Skp.nip, "x", "w", "date"]].merge(pairs, on=Skp.nip))
     return _aggregate(pd.concat(parts, ignore_index=True), "x", "w")
 
 
 def _feedback(
     feedback: pd.DataFrame, competency: pd.Series, spec: EvidenceSpec, as_of: dt.date
 ) -> pd.DataFrame:
-    rows = feedback.assign(competency_id=competency.to_numpy())
-    rows = rows[rows["rating"].notna() & rows["competency_id"].notna()]
-    weight = decay(age_years(rows["given_on"], as_of), spec.indirect.sources["feedback"].half_life_years)
-    x = rows["rating"].astype(float).to_numpy() - 3.0
-    return _aggregate(rows.assign(x=x, w=weight, date=rows["given_on"]), "x", "w")
+    rows = feedback.assign(**{Feedback.competency_id: competency.to_numpy()})
+    rows = rows[rows[Feedback.rating].notna() & rows[Feedback.competency_id].notna()]
+    weight = decay(
+        age_years(rows[Feedback.given_on], as_of), spec.indirect.sources["feedback"].half_life_years
+    )
+    x = rows[Feedback.rating].astype(float).to_numpy() - 3.0
+    return _aggregate(rows.assign(x=x, w=weight, date=rows[Feedback.given_on]), "x", "w")
 
 
 def _calibrate(
@@ -238,9 +258,11 @@ def _calibrate(
 
 def _targets(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     done = tables["training_history"]
-    done = done[done["status"] == "completed"][["nip", "training_id"]]
-    links = done.merge(tables["catalog_competencies"], on="training_id")
-    return links.groupby(["nip", "competency_id"])["target_level"].max().rename("max_target").reset_index()
+    done = done[done[TrainingHistory.status] == "completed"][
+        [TrainingHistory.nip, TrainingHistory.training_id]
+    ]
+    links = done.merge(tables["catalog_competencies"], on=CatalogCompetencies.training_id)
+    return links.groupby(_KEY)[CatalogCompetencies.target_level].max().rename("max_target").reset_index()
 
 
 def _training_shift(
@@ -248,17 +270,24 @@ def _training_shift(
 ) -> tuple[np.ndarray, np.ndarray, pd.Series]:
     """Discounted gain of completed trainings not yet confirmed by a later assessment."""
     done = tables["training_history"]
-    done = done[done["status"] == "completed"][["nip", "training_id", "completed_on"]]
-    links = done.merge(tables["catalog_competencies"][["training_id", "competency_id"]], on="training_id")
-    links = links.merge(frame[["nip", "competency_id", "latest_assessment"]], on=["nip", "competency_id"])
-    unconfirmed = links["latest_assessment"].isna() | (links["completed_on"] > links["latest_assessment"])
+    done = done[done[TrainingHistory.status] == "completed"][
+        [TrainingHistory.nip, TrainingHistory.training_id, TrainingHistory.completed_on]
+    ]
+    links = done.merge(
+        tables["catalog_competencies"][[CatalogCompetencies.training_id, CatalogCompetencies.competency_id]],
+        on=CatalogCompetencies.training_id,
+    )
+    links = links.merge(frame[[*_KEY, "latest_assessment"]], on=_KEY)
+    unconfirmed = links["latest_assessment"].isna() | (
+        links[TrainingHistory.completed_on] > links["latest_assessment"]
+    )
     links["shift"] = np.where(unconfirmed, spec.trainings.gain * spec.trainings.unconfirmed_discount, 0.0)
     agg = (
-        links.groupby(["nip", "competency_id"])
-        .agg(shift=("shift", "sum"), n=("shift", "size"), latest=("completed_on", "max"))
+        links.groupby(_KEY)
+        .agg(shift=("shift", "sum"), n=("shift", "size"), latest=(TrainingHistory.completed_on, "max"))
         .reset_index()
     )
-    merged = frame[["nip", "competency_id"]].merge(agg, on=["nip", "competency_id"], how="left")
+    merged = frame[_KEY].merge(agg, on=_KEY, how="left")
     return (
         merged["shift"].fillna(0.0).to_numpy(),
         merged["n"].fillna(0).astype("int64").to_numpy(),

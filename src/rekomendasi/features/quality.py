@@ -14,10 +14,21 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from rekomendasi.contract import Dataset
+from rekomendasi.contract.schemas import Assessments, Behaviour, DailyReports, Feedback, Indicators
 from rekomendasi.errors import DataContractError
 from rekomendasi.features.asof import as_of_view
+from rekomendasi.features.schemas import CompetencyGaps
 from rekomendasi.features.snapshot import Snapshot, _row_masks, _standard_masks
 from rekomendasi.features.textmap import TextModel, assign
+
+_KEY = [CompetencyGaps.nip, CompetencyGaps.competency_id]
+# Free-text columns the simulator labels in truth/text_competency: (table, nip, text, competency tag or None).
+_TEXT_COLUMNS = (
+    ("indicators", Indicators.nip, Indicators.description, Indicators.competency_id),
+    ("feedback", Feedback.nip, Feedback.text, Feedback.competency_id),
+    ("behaviour", Behaviour.nip, Behaviour.feedback, None),
+    ("daily_reports", DailyReports.nip, DailyReports.activity, None),
+)
 
 
 def read_truth(data_dir: Path, name: str) -> pd.DataFrame:
@@ -35,14 +46,12 @@ def naive_levels(dataset: Dataset, gaps: pd.DataFrame, as_of: dt.date) -> np.nda
     """Latest assessment of each (employee, competency) on or before ``as_of``, else the requirement."""
     assessments = as_of_view(dataset, as_of)["assessments"]
     latest = (
-        assessments.sort_values("assessed_on", kind="stable")
-        .groupby(["nip", "competency_id"])["level"]
+        assessments.sort_values(Assessments.assessed_on, kind="stable")
+        .groupby([Assessments.nip, Assessments.competency_id])[Assessments.level]
         .last()
     )
-    merged = gaps[["nip", "competency_id"]].merge(
-        latest.rename("latest").reset_index(), on=["nip", "competency_id"], how="left"
-    )
-    return merged["latest"].fillna(gaps["required_level"]).to_numpy(dtype=float)
+    merged = gaps[_KEY].merge(latest.rename("latest").reset_index(), on=_KEY, how="left")
+    return merged["latest"].fillna(gaps[CompetencyGaps.required_level]).to_numpy(dtype=float)
 
 
 def estimation_quality(snapshot: Snapshot, dataset: Dataset) -> pd.DataFrame:
@@ -51,20 +60,22 @@ def estimation_quality(snapshot: Snapshot, dataset: Dataset) -> pd.DataFrame:
     Rows: all pairs, pairs of assessed employees, pairs of never-assessed employees.
     """
     truth = read_truth(dataset.data_dir, "true_levels")
-    gaps = snapshot.competency_gaps.merge(
-        truth[["nip", "competency_id", "true_level"]], on=["nip", "competency_id"], how="inner"
-    )
+    gaps = snapshot.competency_gaps.merge(truth[["nip", "competency_id", "true_level"]], on=_KEY, how="inner")
     naive = naive_levels(dataset, gaps, snapshot.as_of)
-    assessed = gaps["nip"].isin(as_of_view(dataset, snapshot.as_of)["assessments"]["nip"]).to_numpy()
+    assessed = (
+        gaps[CompetencyGaps.nip]
+        .isin(as_of_view(dataset, snapshot.as_of)["assessments"][Assessments.nip])
+        .to_numpy()
+    )
     rows = []
     for subset, mask in (
         ("all", np.ones(len(gaps), bool)),
         ("assessed employees", assessed),
         ("never assessed", ~assessed),
     ):
-        true_gap = (gaps["required_level"] - gaps["true_level"]).to_numpy()[mask]
-        for name, level in (("estimator", gaps["estimated_level"].to_numpy()), ("naive", naive)):
-            est_gap = gaps["required_level"].to_numpy()[mask] - level[mask]
+        true_gap = (gaps[CompetencyGaps.required_level] - gaps["true_level"]).to_numpy()[mask]
+        for name, level in (("estimator", gaps[CompetencyGaps.estimated_level].to_numpy()), ("naive", naive)):
+            est_gap = gaps[CompetencyGaps.required_level].to_numpy()[mask] - level[mask]
             rows.append(
                 {
                     "subset": subset,
@@ -77,8 +88,12 @@ def estimation_quality(snapshot: Snapshot, dataset: Dataset) -> pd.DataFrame:
                     else float("nan"),
                 }
             )
-        err = np.abs(gaps["estimated_level"].to_numpy()[mask] - gaps["true_level"].to_numpy()[mask])
-        rows[-2]["coverage_95"] = float(np.mean(err <= 1.96 * gaps["uncertainty"].to_numpy()[mask]))
+        err = np.abs(
+            gaps[CompetencyGaps.estimated_level].to_numpy()[mask] - gaps["true_level"].to_numpy()[mask]
+        )
+        rows[-2]["coverage_95"] = float(
+            np.mean(err <= 1.96 * gaps[CompetencyGaps.uncertainty].to_numpy()[mask])
+        )
     return pd.DataFrame(rows)
 
 
@@ -92,22 +107,17 @@ def text_accuracy(model: TextModel, dataset: Dataset) -> pd.DataFrame:
     tables = dataset.tables
     masks = _standard_masks(tables, model)
     rows = []
-    for table, column in (
-        ("indicators", "description"),
-        ("feedback", "text"),
-        ("behaviour", "feedback"),
-        ("daily_reports", "activity"),
-    ):
+    for table, nip, column, tag in _TEXT_COLUMNS:
         truth = labels[labels["table"] == table]
         if truth.empty:
             continue
         frame = tables[table].iloc[truth["row"].to_numpy() - 1]
-        if "competency_id" in frame.columns:
-            keep = frame["competency_id"].isna().to_numpy()
+        if tag is not None:
+            keep = frame[tag].isna().to_numpy()
             frame, truth = frame[keep], truth[keep]
         if frame.empty:
             continue
-        allowed = _row_masks(frame["nip"], tables, masks, len(model.classes))
+        allowed = _row_masks(frame[nip], tables, masks, len(model.classes))
         for method in model.methods:
             for restricted in (False, True):
                 comp, _ = assign(model, frame[column], allowed if restricted else None, method=method)

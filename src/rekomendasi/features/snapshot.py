@@ -1,32 +1,56 @@
-"""Build, write and read the per-employee snapshot every model and the API use."""
+"""Build the per-employee snapshot every model, the scores store and the API use (written and read by
+:mod:`rekomendasi.features.storage`).
+
+The snapshot is the one point-in-time view: it holds the evidence-derived tables (competency gaps,
+performance, development, mandatory programmes, text profile) and everything candidates and pair
+features need (the roster, what each employee had taken, how earlier participants fared, what peers
+took, the catalogue), all as of one date. Nothing downstream goes back to the raw tables.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pandera.pandas as pa
 
 from rekomendasi import __version__
 from rekomendasi.contract import Dataset
-from rekomendasi.errors import ModelNotReady
+from rekomendasi.contract import schemas as contract
+from rekomendasi.errors import DataContractError
+from rekomendasi.features import schemas
 from rekomendasi.features.asof import as_of_view
 from rekomendasi.features.development import jp_status, mandatory_programmes
 from rekomendasi.features.gaps import estimate_gaps
+from rekomendasi.features.participation import entry_outcomes, peer_uptake, roster, taken
 from rekomendasi.features.performance import performance_features
 from rekomendasi.features.spec import EvidenceSpec
 from rekomendasi.features.textmap import TextModel, assign, fit_text_model
 from rekomendasi.text import TextEncoder
 
-TABLES = ("competency_gaps", "performance", "development", "mandatory", "text_profile")
+# Every table of a snapshot with its schema; per-employee tables (sorted by nip) come first.
+SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "roster": schemas.Roster,
+    "competency_gaps": schemas.CompetencyGaps,
+    "performance": schemas.Performance,
+    "development": schemas.Development,
+    "mandatory": schemas.Mandatory,
+    "text_profile": schemas.TextProfile,
+    "taken": schemas.Taken,
+    "entry_outcomes": schemas.EntryOutcomes,
+    "peer_uptake": schemas.PeerUptake,
+    "catalog": contract.Catalog,
+    "catalog_competencies": contract.CatalogCompetencies,
+    "competencies": contract.Competencies,
+}
+TABLES = tuple(SCHEMAS)
+PER_EMPLOYEE = tuple(name for name, model in SCHEMAS.items() if issubclass(model, schemas.PerEmployee))
 # Free-text columns mapped to competencies for the text profile: table -> column.
 TEXT_SOURCES = {
     "daily_reports": "activity",
@@ -38,20 +62,94 @@ TEXT_SOURCES = {
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The as-of snapshot: long competency gaps plus per-employee tables and a manifest."""
+    """The as-of snapshot: one frame per table of :data:`TABLES` (see :mod:`rekomendasi.features.schemas`)
+    and a manifest (date, data fingerprint, spec hash, text model)."""
 
     as_of: dt.date
+    roster: pd.DataFrame
     competency_gaps: pd.DataFrame
     performance: pd.DataFrame
     development: pd.DataFrame
     mandatory: pd.DataFrame
     text_profile: pd.DataFrame
+    taken: pd.DataFrame
+    entry_outcomes: pd.DataFrame
+    peer_uptake: pd.DataFrame
+    catalog: pd.DataFrame
+    catalog_competencies: pd.DataFrame
+    competencies: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
+    _index: dict[str, NipRows] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def table(self, name: str) -> pd.DataFrame:
         """One of :data:`TABLES` by name."""
         frame: pd.DataFrame = getattr(self, name)
         return frame
+
+    @property
+    def snapshot_id(self) -> str:
+        """str: the snapshot's date and the first 12 characters of its data fingerprint."""
+        return f"{self.as_of.isoformat()}:{str(self.manifest.get('data_fingerprint', ''))[:12]}"
+
+    def subset(self, nips: Iterable[str]) -> Snapshot:
+        """The same snapshot cut to some employees: their rows of every per-employee table, every row of
+        the shared ones (entry outcomes, peer uptake, catalogue). NIPs not in the snapshot are ignored.
+
+        A binary search per table (the tables are sorted by nip), so cutting out one employee is cheap
+        once the index of each table is built (at the first call).
+        """
+        wanted = np.unique(np.asarray(list(nips), dtype=object))
+        cut = {}
+        for name in PER_EMPLOYEE:
+            rows = self._index.get(name)
+            if rows is None:
+                rows = self._index.setdefault(name, NipRows(self.table(name)[schemas.PerEmployee.nip]))
+            frame = self.table(name)
+            if len(wanted) == 1:  # one employee's rows are contiguous: a slice, without copying
+                low, high = rows.span(wanted[0])
+                cut[name] = frame.iloc[low:high].reset_index(drop=True)
+            else:
+                cut[name] = frame.iloc[rows.take(wanted)].reset_index(drop=True)
+        return replace(self, **cut)  # type: ignore[arg-type]  # mypy reads the cache field in
+
+    def validate(self) -> Snapshot:
+        """Check every table against its schema; return self.
+
+        Raises:
+            DataContractError: a table breaks its schema (names the table and the first problems).
+        """
+        for name, model in SCHEMAS.items():
+            try:
+                model.validate(self.table(name), lazy=True)
+            except pa.errors.SchemaErrors as err:
+                cases = err.failure_cases.head(5).to_dict("records")
+                raise DataContractError(f"snapshot table {name} breaks its schema: {cases}") from err
+        return self
+
+
+class NipRows:
+    """Row positions of NIPs in a column sorted by nip: binary search on fixed-width bytes (fast, where
+    pandas' own search on string columns is not)."""
+
+    def __init__(self, nips: pd.Series) -> None:
+        self.width = max(int(nips.str.len().max()) if len(nips) else 1, 1)
+        self.keys = nips.to_numpy(dtype=object).astype(f"S{self.width}")
+
+    def span(self, nip: str) -> tuple[int, int]:
+        """[low, high) row positions of one nip (empty when absent)."""
+        if len(nip) > self.width:
+            return 0, 0
+        key = nip.encode()
+        return int(np.searchsorted(self.keys, key, "left")), int(np.searchsorted(self.keys, key, "right"))
+
+    def take(self, wanted: np.ndarray) -> np.ndarray:
+        """Row positions of every row whose nip is in ``wanted`` (sorted, unique), in table order."""
+        fits = np.fromiter((len(w) <= self.width for w in wanted), dtype=bool, count=len(wanted))
+        keys = wanted[fits].astype(f"S{self.width}")
+        low = np.searchsorted(self.keys, keys, side="left")
+        counts = np.searchsorted(self.keys, keys, side="right") - low
+        starts = np.repeat(low - np.cumsum(counts) + counts, counts)
+        return starts + np.arange(int(counts.sum()))
 
 
 def build_snapshot(
@@ -91,6 +189,7 @@ def build_snapshot(
     stage("development")
     development = jp_status(tables, spec, as_of)
     mandatory = mandatory_programmes(tables, spec, as_of)
+    people = roster(tables)
     manifest = {
         "as_of": as_of.isoformat(),
         "rekomendasi_version": __version__,
@@ -101,7 +200,23 @@ def build_snapshot(
         "calibrations": [asdict(c) for c in calibrations],
         "employees": len(performance),
     }
-    return Snapshot(as_of, gaps, performance, development, mandatory, text_profile, manifest)
+    snapshot = Snapshot(
+        as_of=as_of,
+        roster=people,
+        competency_gaps=gaps,
+        performance=performance,
+        development=development,
+        mandatory=mandatory,
+        text_profile=text_profile,
+        taken=taken(tables),
+        entry_outcomes=entry_outcomes(tables),
+        peer_uptake=peer_uptake(tables, people),
+        catalog=tables["catalog"].reset_index(drop=True),
+        catalog_competencies=tables["catalog_competencies"].reset_index(drop=True),
+        competencies=tables["competencies"].reset_index(drop=True),
+        manifest=manifest,
+    )
+    return snapshot.validate()
 
 
 def data_fingerprint(dataset: Dataset) -> str:
@@ -198,37 +313,3 @@ def _text_profile(
     out["text_weight"] = out["text_weight"].round(4)
     out["text_share"] = out["text_share"].round(4)
     return out[["nip", "competency_id", "text_weight", "text_share", "text_rows"]]
-
-
-def write_snapshot(snapshot: Snapshot, out_dir: Path) -> list[Path]:
-    """Write each table as Parquet plus ``manifest.json``; the same snapshot gives identical bytes."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in TABLES:
-        path = out_dir / f"{name}.parquet"
-        table = pa.Table.from_pandas(snapshot.table(name), preserve_index=False)
-        table = table.replace_schema_metadata(None)  # pandas metadata embeds nothing we need
-        pq.write_table(table, path, compression="zstd")
-        paths.append(path)
-    manifest = out_dir / "manifest.json"
-    manifest.write_text(
-        json.dumps(snapshot.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-    )
-    return [*paths, manifest]
-
-
-def read_snapshot(snapshot_dir: Path) -> Snapshot:
-    """Read a snapshot written by :func:`write_snapshot`.
-
-    Raises:
-        ModelNotReady: the directory holds no snapshot (with the command that builds one).
-    """
-    manifest_path = snapshot_dir / "manifest.json"
-    if not manifest_path.exists():
-        raise ModelNotReady(
-            f"no snapshot in {snapshot_dir}; build one with "
-            f"`rekomendasi features --data DIR --as-of DATE --out {snapshot_dir}`."
-        )
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    frames = {name: pd.read_parquet(snapshot_dir / f"{name}.parquet") for name in TABLES}
-    return Snapshot(as_of=dt.date.fromisoformat(manifest["as_of"]), manifest=manifest, **frames)

@@ -1,4 +1,5 @@
-"""The reviewed evidence model (``features/evidence.yaml``), validated into pydantic models."""
+"""The reviewed evidence model (``evidence.yaml``: the packaged default, or the override the settings
+name), validated into pydantic models."""
 
 from __future__ import annotations
 
@@ -108,7 +109,10 @@ def load_spec(path: Path) -> EvidenceSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
-        raise ConfigError(f"{path}: evidence spec not found; set REKOMENDASI_FEATURES_DIR.") from err
+        raise ConfigError(
+            f"{path}: evidence spec not found; set REKOMENDASI_EVIDENCE_SPEC to an evidence.yaml, or unset "
+            "it to use the packaged default."
+        ) from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err}).") from err
     try:

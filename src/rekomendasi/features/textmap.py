@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rekomendasi.contract.schemas import Catalog, CatalogCompetencies, Competencies, Feedback, Indicators
 from rekomendasi.features.spec import EvidenceSpec
 from rekomendasi.text import LexicalClassifier, TextEncoder, centroid_scores
 
 TEMPERATURE = 0.05  # softmax temperature of cosine similarities
+TEXT, LABEL = "text", "competency_id"
+"""Columns of :func:`labelled_texts`: a text and the competency it is about."""
 
 
 @dataclass(frozen=True)
@@ -80,32 +83,36 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 def labelled_texts(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Distinct (text, competency_id) pairs the data itself labels."""
-    indicators = tables["indicators"].dropna(subset=["competency_id"])
-    feedback = tables["feedback"].dropna(subset=["competency_id", "text"])
+    indicators = tables["indicators"].dropna(subset=[Indicators.competency_id])
+    feedback = tables["feedback"].dropna(subset=[Feedback.competency_id, Feedback.text])
     links = tables["catalog_competencies"].sort_values(
-        ["training_id", "target_level"], ascending=[True, False], kind="stable"
+        [CatalogCompetencies.training_id, CatalogCompetencies.target_level],
+        ascending=[True, False],
+        kind="stable",
     )
-    primary = links.drop_duplicates("training_id")
-    catalog = tables["catalog"].merge(primary, on="training_id")
+    primary = links.drop_duplicates(CatalogCompetencies.training_id)
+    catalog = tables["catalog"].merge(primary, on=Catalog.training_id)
     competencies = tables["competencies"]
     parts = [
-        pd.DataFrame({"text": indicators["description"], "competency_id": indicators["competency_id"]}),
-        pd.DataFrame({"text": feedback["text"], "competency_id": feedback["competency_id"]}),
+        pd.DataFrame({TEXT: indicators[Indicators.description], LABEL: indicators[Indicators.competency_id]}),
+        pd.DataFrame({TEXT: feedback[Feedback.text], LABEL: feedback[Feedback.competency_id]}),
         pd.DataFrame(
             {
-                "text": catalog["title"] + ". " + catalog["description"].fillna(""),
-                "competency_id": catalog["competency_id"],
+                TEXT: catalog[Catalog.title] + ". " + catalog[Catalog.description].fillna(""),
+                LABEL: catalog[CatalogCompetencies.competency_id],
             }
         ),
         pd.DataFrame(
             {
-                "text": competencies["name"] + ". " + competencies["description"].fillna(""),
-                "competency_id": competencies["competency_id"],
+                TEXT: competencies[Competencies.name]
+                + ". "
+                + competencies[Competencies.description].fillna(""),
+                LABEL: competencies[Competencies.competency_id],
             }
         ),
     ]
-    frame = pd.concat(parts, ignore_index=True).astype({"text": "str", "competency_id": "str"})
-    return frame.drop_duplicates("text").sort_values("text", kind="stable").reset_index(drop=True)
+    frame = pd.concat(parts, ignore_index=True).astype({TEXT: "str", LABEL: "str"})
+    return frame.drop_duplicates(TEXT).sort_values(TEXT, kind="stable").reset_index(drop=True)
 
 
 WEIGHT_GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # lexical weights tried; ties go to the lexical side
@@ -122,25 +129,23 @@ def fit_text_model(
     when there is too little labelled text to measure).
     """
     labelled = labelled_texts(tables)
-    classes = np.array(sorted(tables["competencies"]["competency_id"]), dtype=object)
+    classes = np.array(sorted(tables["competencies"][Competencies.competency_id]), dtype=object)
     rng = np.random.default_rng(seed)
     holdout = rng.random(len(labelled)) < 0.2
     validation: dict[str, float] = {"labelled_texts": float(len(labelled))}
-    vectors = (
-        encoder.encode(labelled["text"].tolist()) if encoder is not None else np.zeros((len(labelled), 0))
-    )
+    vectors = encoder.encode(labelled[TEXT].tolist()) if encoder is not None else np.zeros((len(labelled), 0))
     weight = spec.text.lexical_weight if encoder is not None else 1.0
-    if holdout.sum() >= 20 and labelled.loc[~holdout, "competency_id"].nunique() > 1:
+    if holdout.sum() >= 20 and labelled.loc[~holdout, LABEL].nunique() > 1:
         probe = TextModel(
             classes=classes,
             lexical=_fit_lexical(labelled[~holdout], spec),
             encoder=encoder,
             label_vectors=vectors[~holdout],
-            labels=labelled.loc[~holdout, "competency_id"].to_numpy(),
+            labels=labelled.loc[~holdout, LABEL].to_numpy(),
             lexical_weight=1.0,
         )
-        truth = labelled.loc[holdout, "competency_id"].to_numpy()
-        held_out = labelled.loc[holdout, "text"].tolist()
+        truth = labelled.loc[holdout, LABEL].to_numpy()
+        held_out = labelled.loc[holdout, TEXT].tolist()
         scores = {m: probe.scores(held_out, m) for m in probe.methods if m != "combined"}
         for method in ("lexical", "embedding"):
             if method in scores:
@@ -169,7 +174,7 @@ def fit_text_model(
         lexical=_fit_lexical(labelled, spec),
         encoder=encoder,
         label_vectors=vectors,
-        labels=labelled["competency_id"].to_numpy(),
+        labels=labelled[LABEL].to_numpy(),
         lexical_weight=weight,
         validation=validation,
     )
@@ -177,7 +182,7 @@ def fit_text_model(
 
 def _fit_lexical(labelled: pd.DataFrame, spec: EvidenceSpec) -> LexicalClassifier:
     model = LexicalClassifier(tuple(spec.text.ngram_range))  # type: ignore[arg-type]
-    return model.fit(labelled["text"].tolist(), labelled["competency_id"].tolist())
+    return model.fit(labelled[TEXT].tolist(), labelled[LABEL].tolist())
 
 
 def assign(

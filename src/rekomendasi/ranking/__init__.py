@@ -1,4 +1,5 @@
-"""Ranking: metrics of recommendation lists and the LambdaRank estimator (issue #4, in progress)."""
+"""Ranking: pair features, outcome labels, the LambdaRank estimator, its training, evaluation against
+the baselines, report and registry lifecycle, and the metrics of recommendation lists."""
 
 from rekomendasi.ranking.metrics import (
     bootstrap_ci,

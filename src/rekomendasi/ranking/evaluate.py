@@ -8,7 +8,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from rekomendasi.candidates import Candidates
 from rekomendasi.ranking.metrics import (
+    RANK,
+    USER,
     ap_per_user,
     bootstrap_ci,
     catalog_coverage,
@@ -39,9 +42,9 @@ def baseline_scores(features: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
 
 def rank_lists(candidates: pd.DataFrame, score: np.ndarray, k: int) -> pd.DataFrame:
     """Top-k per employee by ``score``: (nip, training_id, score, rank)."""
-    frame = candidates[["nip", "training_id"]].assign(score=score)
-    frame["rank"] = frame.groupby("nip")["score"].rank(ascending=False, method="first").astype(int)
-    return frame[frame["rank"] <= k].sort_values(["nip", "rank"], kind="stable").reset_index(drop=True)
+    frame = candidates[[Candidates.nip, Candidates.training_id]].assign(score=score)
+    frame[RANK] = frame.groupby(Candidates.nip)["score"].rank(ascending=False, method="first").astype(int)
+    return frame[frame[RANK] <= k].sort_values([Candidates.nip, RANK], kind="stable").reset_index(drop=True)
 
 
 def compare(
@@ -59,7 +62,7 @@ def compare(
     top_k = max(ks)
     oracle = oracle_top_k(truth, top_k) if truth is not None else None
     for name, recs in lists.items():
-        row: dict[str, object] = {"model": name, "employees": recs["nip"].nunique()}
+        row: dict[str, object] = {"model": name, "employees": recs[USER].nunique()}
         if truth is not None and oracle is not None:
             for k in ks:
                 per_user = ndcg_per_user(recs, truth, k)
@@ -90,9 +93,9 @@ def by_group(
     for name, recs in lists.items():
         ndcg = ndcg_per_user(recs, truth, k) if truth is not None else None
         recall = recall_per_user(recs, oracle_top_k(truth, k), k) if truth is not None else None
-        evaluated = groups.reindex(recs["nip"].unique())
+        evaluated = groups.reindex(recs[USER].unique())
         for column in groups.columns:
-            slots = recs.groupby(recs["nip"].map(groups[column])).size()
+            slots = recs.groupby(recs[USER].map(groups[column])).size()
             people = evaluated[column].value_counts()
             for value, count in people.items():
                 row: dict[str, object] = {"model": name, "group": column, "value": value, "employees": count}

@@ -18,7 +18,7 @@ from rekomendasi.features.snapshot import data_fingerprint
 from rekomendasi.ranking.pairs import FEATURES
 from rekomendasi.ranking.report import write_report
 from rekomendasi.ranking.train import TrainConfig, evaluate_ranker, fit_ranker, validation_ndcg
-from rekomendasi.registry import ModelRegistry, ModelVersion
+from rekomendasi.registry import NATIVE_ARTIFACT, ModelRegistry, ModelVersion
 
 GATE_METRIC = "validation_ndcg_at_10"
 
@@ -48,9 +48,14 @@ def train_and_register(
     as_of: dt.date,
     text_model: str,
     progress: Callable[[str], None] | None = None,
+    extra_tags: dict[str, str] | None = None,
 ) -> TrainOutcome:
     """Fit, evaluate, log everything to the registry, alias the new version ``challenger``, and make it
-    ``champion`` if it is not worse than the current champion on the same time-split validation set."""
+    ``champion`` if it is not worse than the current champion on the same time-split validation set.
+
+    Args:
+        extra_tags: more run tags from the caller (e.g. the paths and hashes of the spec and config files).
+    """
     fit = fit_ranker(dataset, spec, config, as_of, progress=progress)
     if progress is not None:
         progress("evaluate")
@@ -80,10 +85,11 @@ def train_and_register(
         "evidence_spec_version": str(spec.version),
         "rekomendasi_version": __version__,
         "features": ",".join(FEATURES),
+        **(extra_tags or {}),
     }
     if progress is not None:
         progress("log to MLflow")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as native:
         folder = Path(tmp)
         write_report(
             tables,
@@ -95,7 +101,8 @@ def train_and_register(
         (folder / "run.json").write_text(
             json.dumps({"params": params, "tags": tags}, indent=2, default=str), encoding="utf-8"
         )
-        artifacts = {"evaluation": folder}
+        # The ranker in LightGBM's own format too: jobs and servers load that (see registry.load_version).
+        artifacts = {"evaluation": folder, NATIVE_ARTIFACT: fit.model.save(Path(native))}
         example = fit.validation[0][list(FEATURES)].head(50) if fit.validation is not None else None
         version = registry.log_run(
             params,

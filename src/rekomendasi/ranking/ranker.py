@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -176,6 +178,34 @@ class LambdaRanker(BaseEstimator):
         if width != self.n_features_in_:
             raise ValueError(f"X has {width} features, the ranker was fitted with {self.n_features_in_}")
         return X[list(self.feature_names_in_)] if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
+
+    def save(self, directory: Path) -> Path:
+        """Write the fitted ranker in LightGBM's own text format (``booster.txt``) with its parameters
+        and fitted attributes (``ranker.json``): loading it back needs LightGBM only, and predicts the
+        same scores to the last bit."""
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("This LambdaRanker is not fitted yet; call fit(X, y, qid) first.")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(str(directory / "booster.txt"))
+        fitted = {
+            "params": self.get_params(),
+            "feature_names_in_": [str(f) for f in self.feature_names_in_],
+            "best_iteration_": self.best_iteration_,
+        }
+        (directory / "ranker.json").write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> LambdaRanker:
+        """A ranker written by :meth:`save`."""
+        fitted = json.loads((directory / "ranker.json").read_text(encoding="utf-8"))
+        ranker = cls(**fitted["params"])
+        ranker.booster_ = lgb.Booster(model_file=str(directory / "booster.txt"))
+        ranker.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+        ranker.n_features_in_ = len(ranker.feature_names_in_)
+        ranker.best_iteration_ = int(fitted["best_iteration_"])
+        ranker.evals_result_ = {}
+        return ranker
 
     @property
     def feature_importances_(self) -> pd.Series:

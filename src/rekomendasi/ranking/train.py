@@ -16,13 +16,23 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rekomendasi.candidates import build_matrices, generate
+from rekomendasi.candidates import Candidates, build_matrices, generate
 from rekomendasi.contract import Dataset
+from rekomendasi.contract.schemas import (
+    Assessments,
+    Behaviour,
+    DailyReports,
+    Employees,
+    Feedback,
+    Indicators,
+    Skp,
+)
 from rekomendasi.errors import ConfigError, DataContractError
 from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot
+from rekomendasi.features.schemas import Performance
 from rekomendasi.ranking.evaluate import baseline_scores, by_group, compare, rank_lists
 from rekomendasi.ranking.labels import outcome_examples
-from rekomendasi.ranking.metrics import oracle_top_k, recall_per_user
+from rekomendasi.ranking.metrics import GAIN, ITEM, RANK, USER, oracle_top_k, recall_per_user
 from rekomendasi.ranking.pairs import FEATURES, pair_features
 from rekomendasi.ranking.ranker import LambdaRanker
 
@@ -48,7 +58,7 @@ class EvaluationParams(_Strict):
 
 
 class TrainConfig(_Strict):
-    """``training/train.yaml``."""
+    """The training config (``train.yaml``: the packaged default, or the override the settings name)."""
 
     version: int
     seed: int
@@ -64,7 +74,10 @@ def load_train_config(path: Path) -> TrainConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return TrainConfig.model_validate(raw)
     except FileNotFoundError as err:
-        raise ConfigError(f"{path}: training config not found; set REKOMENDASI_TRAINING_DIR.") from err
+        raise ConfigError(
+            f"{path}: training config not found; set REKOMENDASI_TRAIN_CONFIG to a train.yaml, or unset it "
+            "to use the packaged default."
+        ) from err
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"{path}: invalid training config: {problems}") from err
@@ -91,15 +104,19 @@ def label_years(dataset: Dataset, as_of: dt.date) -> list[int]:
     starts = [
         dataset[table][column].min().year
         for table, column in (
-            ("assessments", "assessed_on"),
-            ("feedback", "given_on"),
-            ("daily_reports", "date"),
+            ("assessments", Assessments.assessed_on),
+            ("feedback", Feedback.given_on),
+            ("daily_reports", DailyReports.date),
         )
         if len(dataset[table])
     ]
     starts += [
-        int(dataset[table]["period"].str[:4].astype(int).min())
-        for table in ("skp", "behaviour", "indicators")
+        int(dataset[table][column].str[:4].astype(int).min())
+        for table, column in (
+            ("skp", Skp.period),
+            ("behaviour", Behaviour.period),
+            ("indicators", Indicators.period),
+        )
         if len(dataset[table])
     ]
     if not starts or dataset["training_history"].empty:
@@ -141,7 +158,7 @@ def fit_ranker(
         else build_snapshot(dataset, as_of, spec, encoder=None)
     )
     rng = np.random.default_rng(config.seed)
-    nips = final.performance["nip"].to_numpy()
+    nips = final.performance[Performance.nip].to_numpy()
     holdout = np.sort(nips[rng.random(len(nips)) < config.holdout_employee_share])
     keep = ~np.isin(examples.nip, holdout)
     train = keep & (examples.year < years[-1])
@@ -187,15 +204,15 @@ def read_benefit(data_dir: Path) -> pd.DataFrame | None:
 def agency_kind(employees: pd.DataFrame, central_pattern: str | None = None) -> pd.Series:
     """``central`` or ``regional`` per employee's agency (the contract has no agency type).
 
-    With ``central_pattern`` (a regular expression on ``instansi_id``, from ``training/train.yaml``) the
+    With ``central_pattern`` (a regular expression on ``instansi_id``, from the training config) the
     matching agencies are central. Without it the data decides: a ministry or central agency has staff in
     several provinces (its vertical offices), a regional government (pemda) only in its own province.
     """
-    agencies = employees["instansi_id"]
+    agencies = employees[Employees.instansi_id]
     if central_pattern:
         central = agencies.str.match(central_pattern)
     else:
-        spread = employees.groupby("instansi_id")["province"].nunique()
+        spread = employees.groupby(Employees.instansi_id)[Employees.province].nunique()
         central = agencies.map(spread > 1).astype(bool)
     return pd.Series(np.where(central, "central", "regional"), index=employees.index, name="agency_kind")
 
@@ -203,17 +220,17 @@ def agency_kind(employees: pd.DataFrame, central_pattern: str | None = None) -> 
 def fairness_groups(employees: pd.DataFrame, config: EvaluationParams) -> pd.DataFrame:
     """One row per nip, one column per configured fairness group (``agency_kind`` is derived)."""
     frame = employees.assign(agency_kind=agency_kind(employees, config.central_agency_pattern))
-    frame = frame.set_index("nip")[config.fairness_groups]
+    frame = frame.set_index(Employees.nip)[config.fairness_groups]
     return frame.fillna("(unknown)")
 
 
 def evaluate_ranker(dataset: Dataset, fit: FitResult, config: TrainConfig) -> dict[str, pd.DataFrame]:
     """Rank the held-out employees' candidates with every model; metrics per model and per group."""
     snapshot = fit.snapshot
-    m = build_matrices(dataset, snapshot)
+    m = build_matrices(snapshot)
     candidates = pd.concat(generate(m, config.candidates), ignore_index=True)
-    candidates = candidates[candidates["nip"].isin(fit.holdout)].reset_index(drop=True)
-    features = pair_features(m, candidates, dataset, snapshot)
+    candidates = candidates[candidates[Candidates.nip].isin(fit.holdout)].reset_index(drop=True)
+    features = pair_features(m, candidates)
     k = max(config.evaluation.k)
     scores = {
         "ranker (LambdaRank)": fit.model.predict(features[list(FEATURES)]),
@@ -224,16 +241,14 @@ def evaluate_ranker(dataset: Dataset, fit: FitResult, config: TrainConfig) -> di
     truth = read_benefit(dataset.data_dir)
     if truth is not None:
         truth = truth[
-            truth["eligible"]
-            & truth["nip"].isin(fit.holdout)
-            & truth["training_id"].isin(m.entries["training_id"])
+            truth["eligible"] & truth["nip"].isin(fit.holdout) & truth["training_id"].isin(m.catalogue.ids)
         ]
         truth = truth.rename(columns={"benefit": "gain"})[["nip", "training_id", "gain"]]
         lists["oracle (truth)"] = oracle_top_k(truth, k)
     table = compare(
         lists,
         truth,
-        len(m.entries),
+        len(m.catalogue.ids),
         dataset["catalog_competencies"],
         tuple(config.evaluation.k),
         config.evaluation.bootstrap_resamples,
@@ -249,9 +264,9 @@ def evaluate_ranker(dataset: Dataset, fit: FitResult, config: TrainConfig) -> di
         out["candidates"] = pd.DataFrame(
             [
                 {
-                    "candidates_per_employee": float(candidates.groupby("nip").size().mean()),
+                    "candidates_per_employee": float(candidates.groupby(Candidates.nip).size().mean()),
                     "recall_oracle@10": float(
-                        recall_per_user(candidates.assign(rank=1), oracle_top_k(truth, 10), 1).mean()
+                        recall_per_user(candidates.assign(**{RANK: 1}), oracle_top_k(truth, 10), 1).mean()
                     ),
                 }
             ]
@@ -276,13 +291,14 @@ def validation_ndcg(model: LambdaRanker, fit: FitResult, k: int = 10) -> float:
     X, y, qid = fit.validation
     from rekomendasi.ranking.metrics import ndcg_at_k
 
+    # The metrics' users are the validation queries, their items the examples.
     frame = pd.DataFrame(
         {
-            "nip": qid,
-            "training_id": np.arange(len(y)),
-            "gain": y.astype(float),
+            USER: qid,
+            ITEM: np.arange(len(y)),
+            GAIN: y.astype(float),
             "score": model.predict(X[list(FEATURES)]),
         }
     )
-    frame["rank"] = frame.groupby("nip")["score"].rank(ascending=False, method="first").astype(int)
+    frame[RANK] = frame.groupby(USER)["score"].rank(ascending=False, method="first").astype(int)
     return ndcg_at_k(frame, frame, k)

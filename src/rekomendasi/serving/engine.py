@@ -1,88 +1,47 @@
-"""What the API serves, held in memory: the snapshot, the catalogue, the candidate matrices and the
-champion ranker. Built once when the server starts; answering one employee is array work only
-(candidate generation, pair features and scoring of about a hundred rows), so results always follow
-the request's filters exactly and agree with the batch job's.
+"""What one API worker holds: the snapshot and the scores store opened for reading, and the champion.
+
+A thin loader and cache around the recommendation core (:mod:`rekomendasi.recommend`): an unfiltered
+answer is read from the scores store (one row group of one agency's partition), a filtered one is ranked
+now through the same core on the employee's cut of the snapshot. Both become
+:class:`~rekomendasi.recommend.Recommendation` values through the same conversion, so they agree with
+each other and with ``rekomendasi batch``. Neither the snapshot's per-employee tables nor the store are
+held whole: a worker keeps the roster, the shared tables and the row groups it read last.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-import os
-import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rekomendasi.candidates import (
-    Matrices,
-    build_matrices,
-    entry_filter,
-    generate,
-    generation_score,
-    top_candidates,
-)
-from rekomendasi.contract import Dataset, load_dataset
+from rekomendasi.candidates import Catalogue, build_matrices
+from rekomendasi.contract.schemas import Catalog
 from rekomendasi.errors import EmployeeNotFound, ModelNotReady
-from rekomendasi.explain import GapAddressed, Lang, competency_names, gaps_addressed, reason
-from rekomendasi.features import Snapshot, read_snapshot
-from rekomendasi.ranking.pairs import FEATURES, PairContext, pair_context, pair_matrix
+from rekomendasi.features import Snapshot, SnapshotReader
+from rekomendasi.features.schemas import CompetencyGaps, Development, EntryOutcomes, Mandatory, Roster
+from rekomendasi.ranking.pairs import FEATURES
+from rekomendasi.recommend import (
+    DEFAULT_OPTIONS,
+    NO_FILTERS,
+    Filters,
+    Ranker,
+    Recommendation,
+    ScoreOptions,
+    ScoresStore,
+    StoreId,
+    recommendations,
+    score_employees,
+)
 from rekomendasi.registry import ModelRegistry, ModelVersion
 
 log = logging.getLogger(__name__)
-
-# Tables the server needs from the data directory (evidence lives in the snapshot).
-SERVING_TABLES = frozenset(
-    {"competencies", "positions", "catalog", "catalog_competencies", "employees", "training_history"}
-)
-EVIDENCE_COLUMNS = (
-    "n_assessment",
-    "n_indicators",
-    "n_behaviour",
-    "n_skp",
-    "n_feedback",
-    "n_training",
-    "prior_only",
-    "latest_evidence_on",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """A request's filters; None means no limit."""
-
-    modalities: tuple[str, ...] | None = None
-    max_cost_idr: int | None = None
-    max_jp: int | None = None
-    province: str | None = None  # classroom entries held elsewhere are left out; online ones stay
-
-
-@dataclass(frozen=True, slots=True)
-class Contribution:
-    """One feature's share of a score (TreeSHAP)."""
-
-    feature: str
-    value: float
-
-
-@dataclass(frozen=True, slots=True)
-class Recommendation:
-    """One ranked entry for one employee, with everything its explanation needs."""
-
-    rank: int
-    training_id: str
-    score: float
-    gaps: tuple[GapAddressed, ...]
-    expected_gap_closed: float
-    contributions: tuple[Contribution, ...]
-
-    def reason(self, lang: Lang) -> str:
-        """One sentence in ``lang``."""
-        return reason(self.gaps, lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +60,6 @@ class Employee:
     """Who an employee is, as far as access control and filters need."""
 
     nip: str
-    row: int
     instansi_id: str
     unit_id: str
     position_id: str
@@ -110,133 +68,126 @@ class Employee:
 
 @dataclass
 class Engine:
-    """The loaded state. Build it with :meth:`load`; it is read-only afterwards (safe across threads)."""
+    """The loaded state of one worker. Build it with :meth:`load`; read-only afterwards (safe across
+    threads: the store guards its own cache)."""
 
-    dataset: Dataset
-    snapshot: Snapshot
-    model: Any
+    reader: SnapshotReader
+    catalogue: Catalogue
+    model: Ranker
     model_version: ModelVersion
-    matrices: Matrices
-    context: PairContext
-    candidates: int
-    employees: dict[str, Employee]
-    competency_names: dict[str, str]
+    store: ScoresStore
+    options: ScoreOptions
     loaded_at: dt.datetime
     load_seconds: float
-    _gap_rows: dict[str, tuple[int, int]] = field(default_factory=dict)
-    _gaps: dict[str, np.ndarray] = field(default_factory=dict)  # columns, by nip then largest gap
-    _mandatory: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # due ones only
-    _jp: dict[str, JpStatus] = field(default_factory=dict)
-    entry_info: dict[str, dict[str, object]] = field(default_factory=dict)  # every catalogue row, by id
-    _entry_index: dict[str, int] = field(default_factory=dict)
-    _ids: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
-    ranked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))  # [n, MAX_K], -1 pad
-    ranked_scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float64))
-    # The main model contributions of each employee's first EXPLAINED entries: feature index and value.
-    explained_features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int8))
-    explained_values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.float64))
+    entry_info: dict[str, dict[str, object]]  # every catalogue row, by training_id
+    _people: dict[str, np.ndarray]  # roster columns of the active employees, sorted by nip
+    _keys: np.ndarray  # their nips as fixed-width bytes, for binary search
+    _outcomes: dict[str, dict[str, float | None]]
 
     @classmethod
     def load(
         cls,
-        data_dir: Path,
         snapshot_dir: Path,
+        scores_dir: Path,
         registry: ModelRegistry,
-        candidates: int = 100,
-        cache_dir: Path | None = None,
+        options: ScoreOptions = DEFAULT_OPTIONS,
+        cache_groups: int = 256,
     ) -> Engine:
-        """Read the snapshot, the serving tables and the champion.
+        """Read the snapshot, the champion and open the scores store made from both.
 
         Raises:
-            ModelNotReady: no snapshot, no data, or no champion (the message says what to run).
+            ModelNotReady: no snapshot, no champion, a champion trained on other features, or no scores
+                store for this snapshot and champion (each message says what to run).
         """
         started = time.perf_counter()
-        snapshot = read_snapshot(snapshot_dir)
+        reader = SnapshotReader(snapshot_dir, cache_groups)
+        snapshot = reader.head
         version = registry.alias_version("champion")
         if version is None:
             raise ModelNotReady("no champion model yet; run `rekomendasi train --data DIR` first.")
-        if not data_dir.exists():
-            raise ModelNotReady(f"no data directory {data_dir}; set REKOMENDASI_DATA_DIR.")
-        model = registry.load("champion")
+        model: Any = registry.load("champion")
         if list(getattr(model, "feature_names_in_", [])) != list(FEATURES):
             raise ModelNotReady(
                 f"champion v{version.version} was trained on other pair features than this release "
                 "computes; run `rekomendasi train` to train one for it."
             )
-        dataset = load_dataset(data_dir, max_quarantine_share=None, only=SERVING_TABLES)
-        m = build_matrices(dataset, snapshot)
-        ctx = pair_context(m, dataset, snapshot)
-        people = dataset["employees"].set_index("nip")
-        active = people["active"].fillna(False).astype(bool)
-        employees = {
-            str(nip): Employee(
-                nip=str(nip),
-                row=row,
-                instansi_id=str(people.at[nip, "instansi_id"]),
-                unit_id=str(people.at[nip, "unit_id"]),
-                position_id=str(people.at[nip, "position_id"]),
-                province=_optional(people.at[nip, "province"]),
-            )
-            for row, nip in enumerate(m.nips)
-            if nip in people.index and bool(active.get(nip, False))
-        }
-        gaps = snapshot.competency_gaps.sort_values(
-            ["nip", "gap", "competency_id"], ascending=[True, False, True], kind="stable"
-        ).reset_index(drop=True)
-        bounds = gaps.groupby("nip", sort=False).indices
-        due = snapshot.mandatory[snapshot.mandatory["due"].astype(bool)]
-        dev = snapshot.development
-        catalog = dataset["catalog"]
+        store = ScoresStore.open(
+            scores_dir,
+            StoreId(snapshot.snapshot_id, version.version, version.run_id),
+            command=f"rekomendasi score --snapshot {snapshot_dir} --out {scores_dir}",
+            cache_groups=cache_groups,
+        )
+        active = snapshot.roster[snapshot.roster[Roster.active]].reset_index(drop=True)
+        outcomes = snapshot.entry_outcomes.set_index(EntryOutcomes.training_id)
         engine = cls(
-            dataset=dataset,
-            snapshot=snapshot,
+            reader=reader,
+            catalogue=Catalogue.from_snapshot(snapshot),
             model=model,
             model_version=version,
-            matrices=m,
-            context=ctx,
-            candidates=candidates,
-            employees=employees,
-            competency_names=competency_names(dataset["competencies"]),
+            store=store,
+            options=options,
             loaded_at=dt.datetime.now(dt.UTC),
             load_seconds=0.0,
-            _gap_rows={str(n): (int(i[0]), int(i[-1]) + 1) for n, i in bounds.items()},
-            _gaps={c: gaps[c].to_numpy() for c in gaps.columns},
-            _mandatory={str(n): _records(g) for n, g in due.groupby("nip")},
-            _jp={
-                str(nip): JpStatus(int(year), float(total), float(target), float(remaining), bool(met))
-                for nip, year, total, target, remaining, met in zip(
-                    dev["nip"],
-                    dev["year"],
-                    dev["jp_total"],
-                    dev["jp_target"],
-                    dev["jp_remaining"],
-                    dev["meets_jp_target"],
-                    strict=True,
-                )
+            entry_info={str(r[Catalog.training_id]): r for r in _records(snapshot.catalog)},
+            _people={c: active[c].to_numpy(dtype=object) for c in active.columns},
+            _keys=active[Roster.nip].to_numpy(dtype=object).astype("S18"),
+            _outcomes={
+                str(t): {
+                    "participants": float(row[EntryOutcomes.takers]),
+                    "completion_rate": _rounded(float(row[EntryOutcomes.completion_rate])),
+                    "mean_score": _rounded(float(row[EntryOutcomes.mean_score])),
+                }
+                for t, row in outcomes.iterrows()
             },
-            entry_info={str(r["training_id"]): r for r in _records(catalog)},
-            _entry_index={str(t): i for i, t in enumerate(m.entries["training_id"])},
-            _ids=m.entries["training_id"].to_numpy(dtype=object),
         )
-        ranked = _ranked(engine, cache_dir)
-        engine.ranked, engine.ranked_scores = ranked["ranked"], ranked["scores"]
-        engine.explained_features, engine.explained_values = ranked["features"], ranked["values"]
         engine.load_seconds = time.perf_counter() - started
         log.info(
-            "engine loaded: %d employees, %d entries, model v%s, snapshot %s, %.1f s",
-            len(employees),
-            len(m.entries),
+            "engine loaded: %d active employees, %d entries, model v%s, snapshot %s, store %s, %.1f s",
+            len(engine._keys),
+            len(engine.catalogue.ids),
             version.version,
-            engine.snapshot_id,
+            snapshot.snapshot_id,
+            store.path.name,
             engine.load_seconds,
         )
         return engine
 
     @property
+    def snapshot(self) -> Snapshot:
+        """The snapshot's roster and shared tables (its per-employee tables are read per person)."""
+        return self.reader.head
+
+    @property
     def snapshot_id(self) -> str:
         """The snapshot's date and the first 12 characters of its data fingerprint."""
-        fingerprint = str(self.snapshot.manifest.get("data_fingerprint", ""))[:12]
-        return f"{self.snapshot.as_of.isoformat()}:{fingerprint}"
+        return self.snapshot.snapshot_id
+
+    @property
+    def active_count(self) -> int:
+        """int: active employees of the snapshot."""
+        return len(self._keys)
+
+    @property
+    def nips(self) -> list[str]:
+        """The active employees' NIPs, sorted."""
+        return [str(n) for n in self._people[Roster.nip]]
+
+    def find(self, nip: str) -> Employee | None:
+        """The active employee ``nip``, or None."""
+        key = nip.encode()
+        if len(key) != self._keys.dtype.itemsize:
+            return None
+        row = int(np.searchsorted(self._keys, key))
+        if row >= len(self._keys) or self._keys[row] != key:
+            return None
+        people = self._people
+        return Employee(
+            nip=nip,
+            instansi_id=str(people[Roster.instansi_id][row]),
+            unit_id=str(people[Roster.unit_id][row]),
+            position_id=str(people[Roster.position_id][row]),
+            province=_text(people[Roster.province][row]),
+        )
 
     def employee(self, nip: str) -> Employee:
         """The active employee ``nip``.
@@ -244,203 +195,78 @@ class Engine:
         Raises:
             EmployeeNotFound: not an active employee of the snapshot.
         """
-        found = self.employees.get(nip)
+        found = self.find(nip)
         if found is None:
             raise EmployeeNotFound(f"no active employee {nip} in snapshot {self.snapshot_id}.")
         return found
 
     def staff(self, instansi_id: str, unit_id: str | None = None) -> list[str]:
         """NIPs of an agency's (or one unit's) active employees, sorted."""
-        return sorted(
-            e.nip
-            for e in self.employees.values()
-            if e.instansi_id == instansi_id and (unit_id is None or e.unit_id == unit_id)
-        )
+        keep = self._people[Roster.instansi_id] == instansi_id
+        if unit_id is not None:
+            keep &= self._people[Roster.unit_id] == unit_id
+        return [str(n) for n in self._people[Roster.nip][keep]]
 
-    def recommend(self, nip: str, k: int = 10, filters: Filters | None = None) -> list[Recommendation]:
-        """Top ``k`` for one employee: candidates by the generator, ranked by the champion, explained.
-
-        Without filters the ranking comes from :attr:`ranked` (every employee's top ``MAX_K``, scored in
-        bulk when the engine loaded); with filters it is computed now. Both order the same way: score,
-        then the better gap coverage, then the training id, as the batch job does.
-        """
+    def recommend(self, nip: str, k: int = 10, filters: Filters = NO_FILTERS) -> list[Recommendation]:
+        """Top ``k`` for one employee, explained. Without filters (and ``k`` within the ranks the store
+        explained) from the scores store; otherwise ranked now by the same core, on the employee's cut of
+        the snapshot."""
         who = self.employee(nip)
-        filters = filters or Filters()
-        if filters == Filters() and k <= self.ranked.shape[1]:
-            entries = self.ranked[who.row, :k]
-            entries = entries[entries >= 0].astype(np.int64)
-            scores = self.ranked_scores[who.row, : len(entries)].astype(np.float64)
+        if filters.empty and k <= self.store.explained:
+            rows = self.store.employee(who.instansi_id, nip).slice(0, k)
         else:
-            entries, scores = self._rank_now(who.row, filters)
-            entries, scores = entries[:k], scores[:k]
-        if len(entries) == 0:
-            return []
-        m = self.matrices
-        # Contributions of the first EXPLAINED unfiltered entries were computed in bulk; the rest now.
-        ready = min(len(entries), self.explained_features.shape[1]) if filters == Filters() else 0
-        main_features = np.zeros((len(entries), TOP_CONTRIBUTIONS), dtype=np.int64)
-        main_values = np.zeros((len(entries), TOP_CONTRIBUTIONS))
-        main_features[:ready] = self.explained_features[who.row, :ready]
-        main_values[:ready] = self.explained_values[who.row, :ready]
-        if ready < len(entries):
-            X = pair_matrix(m, np.full(len(entries) - ready, who.row), entries[ready:], self.context)
-            main_features[ready:], main_values[ready:] = _main_contributions(self.model, X, num_threads=1)
-        out = []
-        for rank, (entry, score, features, values) in enumerate(
-            zip(entries, scores, main_features, main_values, strict=True), 1
-        ):
-            gaps = gaps_addressed(m, who.row, int(entry), self.competency_names)
-            out.append(
-                Recommendation(
-                    rank=rank,
-                    training_id=str(self._ids[entry]),
-                    score=round(float(score), 6),
-                    gaps=tuple(gaps),
-                    expected_gap_closed=round(sum(g.closable for g in gaps), 3),
-                    contributions=tuple(
-                        Contribution(FEATURES[int(j)], round(float(v), 4))
-                        for j, v in zip(features, values, strict=True)
-                    ),
-                )
-            )
-        return out
-
-    def _rank_now(self, row: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
-        """Entry indices and scores of one employee's filtered candidates, best first."""
-        m = self.matrices
-        eligible = m.eligible[row] & self._entry_mask(filters)
-        if not eligible.any():
-            return np.array([], dtype=np.int64), np.array([])
-        score = np.where(eligible[None, :], generation_score(m, np.array([row])), -np.inf)
-        top, values = top_candidates(score, self.candidates)
-        entries = top[0][np.isfinite(values[0])]
-        X = pair_matrix(m, np.full(len(entries), row), entries, self.context)
-        scores = self.model.predict(X, num_threads=1)
-        order = np.lexsort((self._ids[entries], -X[:, 0], -scores))
-        return entries[order], scores[order]
-
-    def _entry_mask(self, filters: Filters) -> np.ndarray:
-        entries = self.matrices.entries
-        if filters == Filters():
-            return np.ones(len(entries), dtype=bool)
-        keep = entry_filter(entries, filters.modalities, filters.max_cost_idr, filters.max_jp)
-        if filters.province is not None:
-            held = entries["province"]
-            keep &= (held.isna() | (held.str.casefold() == filters.province.casefold())).to_numpy()
-        return keep
+            m = build_matrices(self.reader.person(nip), self.catalogue)
+            options = dataclasses.replace(self.options, top_n=k, explained=k, num_threads=1)
+            rows = score_employees(m, self.model, options, filters)
+        return recommendations(rows, self.catalogue.names)
 
     def gap_profile(self, nip: str) -> list[dict[str, Any]]:
         """The employee's competency gaps (snapshot columns) with the evidence counts behind each
         estimate, largest gap first."""
         self.employee(nip)
-        start, stop = self._gap_rows.get(nip, (0, 0))
-        columns = {name: values[start:stop] for name, values in self._gaps.items()}
-        return [{name: values[i] for name, values in columns.items()} for i in range(stop - start)]
-
-    def evidence(self, nip: str) -> dict[str, dict[str, object]]:
-        """competency_id -> evidence counts of the employee's estimates."""
-        start, stop = self._gap_rows.get(nip, (0, 0))
-        ids = self._gaps["competency_id"][start:stop]
-        parts = {c: self._gaps[c][start:stop] for c in EVIDENCE_COLUMNS}
-        return {str(comp): {c: parts[c][i] for c in EVIDENCE_COLUMNS} for i, comp in enumerate(ids)}
+        gaps = self.reader.rows("competency_gaps", nip).sort_values(
+            [CompetencyGaps.gap, CompetencyGaps.competency_id], ascending=[False, True], kind="stable"
+        )
+        return _records(gaps)
 
     def mandatory_due(self, nip: str) -> list[dict[str, object]]:
         """Mandatory programmes due for the employee (training_id, condition, rule_id, rule_en, enrolled)."""
-        return self._mandatory.get(nip, [])
+        rows = self.reader.rows("mandatory", nip)
+        return _records(rows[rows[Mandatory.due].astype(bool)])
 
     def jp_status(self, nip: str) -> JpStatus | None:
         """The 20 JP obligation for the snapshot's year: earned, target, remaining."""
-        return self._jp.get(nip)
+        rows = self.reader.rows("development", nip)
+        if rows.empty:
+            return None
+        row = rows.iloc[0]
+        return JpStatus(
+            int(row[Development.year]),
+            float(row[Development.jp_total]),
+            float(row[Development.jp_target]),
+            float(row[Development.jp_remaining]),
+            bool(row[Development.meets_jp_target]),
+        )
 
     def past_outcomes(self, training_id: str) -> dict[str, float | None]:
-        """How earlier participants fared in the entry (from the pair context)."""
-        index = self._entry_index.get(training_id)
-        if index is None:
-            return {"participants": 0.0, "completion_rate": None, "mean_score": None}
-        stats = self.context.entry_stats[index]
-
-        def value(x: float) -> float | None:
-            return None if np.isnan(x) else round(float(x), 3)
-
-        return {
-            "participants": float(stats[0]),
-            "completion_rate": value(stats[1]),
-            "mean_score": value(stats[2]),
-        }
+        """How earlier participants fared in the entry (from the snapshot's entry outcomes)."""
+        return self._outcomes.get(
+            training_id, {"participants": 0.0, "completion_rate": None, "mean_score": None}
+        )
 
 
-MAX_K = 50
-EXPLAINED = 10  # contributions are computed in bulk for each employee's first EXPLAINED entries
-TOP_CONTRIBUTIONS = 3
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 3)
 
 
-def _main_contributions(model: Any, X: np.ndarray, num_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The ``TOP_CONTRIBUTIONS`` largest feature contributions (by size) of each row: indices, values."""
-    contributions = model.contributions(X, num_threads=num_threads, as_frame=False)[:, : len(FEATURES)]
-    top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
-    return top, np.take_along_axis(contributions, top, axis=1)
-
-
-def _rank_all(engine: Engine) -> dict[str, np.ndarray]:
-    """Every employee's unfiltered top ``MAX_K`` (entry indices, -1 padding) and their scores, scored
-    in bulk the way the batch job scores, and the main contributions of the first ``EXPLAINED``."""
-    m = engine.matrices
-    ranked = np.full((len(m.nips), MAX_K), -1, dtype=np.int32)
-    scores = np.full((len(m.nips), MAX_K), np.nan, dtype=np.float64)
-    features = np.zeros((len(m.nips), EXPLAINED, TOP_CONTRIBUTIONS), dtype=np.int8)
-    contributions = np.zeros((len(m.nips), EXPLAINED, TOP_CONTRIBUTIONS), dtype=np.float64)
-    for chunk in generate(m, engine.candidates):
-        emp = chunk["emp"].to_numpy(dtype=np.int64)
-        entry = chunk["entry"].to_numpy(dtype=np.int64)
-        X = pair_matrix(m, emp, entry, engine.context)
-        score = engine.model.predict(X)
-        order = np.lexsort((engine._ids[entry], -X[:, 0], -score, emp))
-        emp, entry, score = emp[order], entry[order], score[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(emp)) + 1]
-        position = np.arange(len(emp)) - np.repeat(starts, np.diff(np.r_[starts, len(emp)]))
-        keep = position < MAX_K
-        ranked[emp[keep], position[keep]] = entry[keep]
-        scores[emp[keep], position[keep]] = score[keep]
-        first = position < EXPLAINED
-        top, values = _main_contributions(engine.model, X[order][first])
-        features[emp[first], position[first]] = top
-        contributions[emp[first], position[first]] = values
-    return {"ranked": ranked, "scores": scores, "features": features, "values": contributions}
-
-
-def _ranked(engine: Engine, cache_dir: Path | None) -> dict[str, np.ndarray]:
-    """:func:`_rank_all`, cached on disk by snapshot, model version and candidate count, so a restart
-    (or a second worker) reads it instead of scoring everyone again."""
-    if cache_dir is None:
-        return _rank_all(engine)
-    version = engine.model_version
-    key = f"{engine.snapshot_id}-v{version.version}-{version.run_id}-c{engine.candidates}-e{EXPLAINED}"
-    path = cache_dir / "serving" / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".npz")
-    if path.exists():
-        with np.load(path) as cached:
-            found = {name: cached[name] for name in cached.files}
-        if found["ranked"].shape[0] == len(engine.matrices.nips):
-            return found
-    ranked = _rank_all(engine)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(partial, **ranked)  # type: ignore[arg-type]
-    partial.replace(path)  # atomic: a second worker never reads a half-written file
-    return ranked
-
-
-def _optional(value: object) -> str | None:
-    return (
-        None
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
-        else str(value)
-    )
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Rows as dicts with None for missing values (plain Python for the hot path)."""
+    """Rows as dicts with None for missing values (plain Python for the answers)."""
     clean = frame.astype(object).where(frame.notna(), None)
     return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
 
 
-__all__ = ["FEATURES", "Contribution", "Employee", "Engine", "Filters", "Recommendation"]
+__all__ = ["Employee", "Engine", "JpStatus"]

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rekomendasi.contract.enums import MODALITY
-from rekomendasi.serving.state import FeedbackEvent
+from rekomendasi.contract.schemas import NIP_PATTERN
+from rekomendasi.recommend import Filters
+from rekomendasi.serving.store.feedback import FeedbackEvent
 
-NIP_PATTERN = r"^\d{18}$"
 Nip = Annotated[str, Field(pattern=NIP_PATTERN, examples=["198503152010011001"], description="18-digit NIP")]
 LangParam = Literal["id", "en"]
 Modality = Literal[MODALITY]  # type: ignore[valid-type]
@@ -122,18 +123,29 @@ class BulkOut(_Out):
     next_offset: int | None = Field(description="Pass as offset for the next page; null on the last one.")
 
 
-class Filters(_In):
+class FiltersIn(_In):
+    """A bulk request's filters (the same as the query parameters of the single-employee route)."""
+
     modality: list[Modality] | None = None
     max_cost_idr: int | None = Field(default=None, ge=0)
     max_jp: int | None = Field(default=None, ge=1)
     province: str | None = Field(default=None, min_length=1, max_length=100)
+
+    def to_filters(self) -> Filters:
+        """The core's one filter type."""
+        return Filters(
+            modalities=tuple(self.modality) if self.modality else None,
+            max_cost_idr=self.max_cost_idr,
+            max_jp=self.max_jp,
+            province=self.province,
+        )
 
 
 class BulkIn(_In):
     nips: list[Nip] = Field(min_length=1, description="NIPs to answer (at most the server's bulk limit).")
     k: int = Field(default=10, ge=1, le=50)
     lang: LangParam = "id"
-    filters: Filters | None = None
+    filters: FiltersIn | None = None
 
     model_config = ConfigDict(
         extra="forbid",

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import NATIONAL_COMPETENCIES
+from rekomendasi.contract.schemas import Assessments, Employees
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.people import People
@@ -38,7 +39,9 @@ def generate_assessments(
     names = list(METHODS)
     shares = np.array([METHODS[m][0] for m in names])
     method = np.array(names, dtype=object)[rng.choice(len(names), size=len(events), p=shares / shares.sum())]
-    low = np.maximum(pd.Timestamp(config.start).to_datetime64(), frame["entry_date"].to_numpy()[events])
+    low = np.maximum(
+        pd.Timestamp(config.start).to_datetime64(), frame[Employees.entry_date].to_numpy()[events]
+    )
     dates = random_dates(rng, low, np.full(len(events), pd.Timestamp(config.as_of).to_datetime64()))
     national = np.array([comp_ids.index(c) for c in NATIONAL_COMPETENCIES])
     technical = np.array([i for i, c in enumerate(comp_ids) if c not in NATIONAL_COMPETENCIES])
@@ -60,13 +63,15 @@ def generate_assessments(
     observed = np.clip(np.round(true + bias + rng.normal(0, 1, len(emp)) * sd, 1), 1.0, 5.0)
     out = pd.DataFrame(
         {
-            "nip": frame["nip"].to_numpy()[emp],
-            "competency_id": np.array(comp_ids, dtype=object)[comp],
-            "level": observed,
-            "assessed_on": dates[event],
-            "method": method[event],
+            Assessments.nip: frame[Employees.nip].to_numpy()[emp],
+            Assessments.competency_id: np.array(comp_ids, dtype=object)[comp],
+            Assessments.level: observed,
+            Assessments.assessed_on: dates[event],
+            Assessments.method: method[event],
             "emp": emp,
             "comp": comp,
         }
     )
-    return out.drop_duplicates(["nip", "competency_id", "assessed_on", "method"]).reset_index(drop=True)
+    return out.drop_duplicates(
+        [Assessments.nip, Assessments.competency_id, Assessments.assessed_on, Assessments.method]
+    ).reset_index(drop=True)

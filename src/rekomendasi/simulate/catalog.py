@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import NATIONAL_COMPETENCIES
+from rekomendasi.contract.schemas import Catalog, CatalogCompetencies
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.geography import PROVINCES
 from rekomendasi.simulate.lexicon import lexicon
@@ -79,28 +80,33 @@ def build_catalog(spec: dict[str, Any], config: SimConfig) -> tuple[pd.DataFrame
         english = mandatory is None and rng.random() < 0.03
         entries.append(
             {
-                "training_id": tid,
-                "title": f"International Course: {title}" if english else title,
-                "description": description,
-                "provider": provider,
-                "modality": modality,
-                "jp": int(jp if jp is not None else _jp(modality, rng)),
-                "cost_idr": int(_cost(modality, rng)),
-                "eligible_jenis_jabatan": eligible,
-                "mandatory_for": mandatory,
-                "province": str(rng.choice(provinces))
+                Catalog.training_id: tid,
+                Catalog.title: f"International Course: {title}" if english else title,
+                Catalog.description: description,
+                Catalog.provider: provider,
+                Catalog.modality: modality,
+                Catalog.jp: int(jp if jp is not None else _jp(modality, rng)),
+                Catalog.cost_idr: int(_cost(modality, rng)),
+                Catalog.eligible_jenis_jabatan: eligible,
+                Catalog.mandatory_for: mandatory,
+                Catalog.province: str(rng.choice(provinces))
                 if modality == "klasikal" and provider.startswith("BPSDM")
                 else None,
-                "seats": int(rng.integers(25, 41))
+                Catalog.seats: int(rng.integers(25, 41))
                 if modality in ("klasikal", "workshop", "magang")
                 else None,
-                "language": "en" if english else "id",
+                Catalog.language: "en" if english else "id",
                 "family": family,
                 "tier": tier,
             }
         )
         links.extend(
-            {"training_id": tid, "competency_id": cid, "target_level": level} for cid, level in comps
+            {
+                CatalogCompetencies.training_id: tid,
+                CatalogCompetencies.competency_id: cid,
+                CatalogCompetencies.target_level: level,
+            }
+            for cid, level in comps
         )
 
     add(
@@ -205,16 +211,16 @@ def build_catalog(spec: dict[str, Any], config: SimConfig) -> tuple[pd.DataFrame
 
     catalog = pd.DataFrame(entries)
     n = len(catalog)
-    mandatory = catalog["mandatory_for"].notna().to_numpy()
+    mandatory = catalog[Catalog.mandatory_for].notna().to_numpy()
     # Latent effectiveness of each entry: modality efficiency x quality x saturating JP dose.
     quality = np.clip(rng.normal(1.0, 0.2, n), 0.5, 1.5)
-    efficiency = catalog["modality"].map(MODALITY_EFFICIENCY).to_numpy()
-    dose = 1.0 - np.exp(-catalog["jp"].to_numpy() / 24.0)
+    efficiency = catalog[Catalog.modality].map(MODALITY_EFFICIENCY).to_numpy()
+    dose = 1.0 - np.exp(-catalog[Catalog.jp].to_numpy() / 24.0)
     catalog["effect"] = np.round(np.where(mandatory, 1.0, quality * efficiency * dose), 4)
     catalog["popularity"] = np.round(rng.lognormal(0.0, 0.8, n), 4)
     retired = (rng.random(n) < 0.08) & ~mandatory
     launched_recently = (rng.random(n) < 0.10) & ~retired & ~mandatory
-    catalog["active"] = ~retired
+    catalog[Catalog.active] = ~retired
     launch_day = pd.Timestamp(config.as_of) - pd.to_timedelta(rng.integers(30, 330, n), unit="D")
     catalog["launched_on"] = launch_day.where(launched_recently, pd.Timestamp(dt.date(2000, 1, 1)))
     return catalog, pd.DataFrame(links)

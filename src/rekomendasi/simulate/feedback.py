@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import SKM_ELEMENTS
+from rekomendasi.contract.schemas import Employees, Feedback, PublicFeedback
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.lexicon import lexicon
@@ -38,7 +39,7 @@ def generate_feedback(
         rng.random(len(emp)) < 0.7, comp_ids.index("pelayanan_publik"), comp_ids.index("komunikasi")
     )
     comp = np.where(source == "publik", public_comp, pick)
-    low = np.maximum(pd.Timestamp(config.start).to_datetime64(), frame["entry_date"].to_numpy()[emp])
+    low = np.maximum(pd.Timestamp(config.start).to_datetime64(), frame[Employees.entry_date].to_numpy()[emp])
     dates = random_dates(rng, low, np.full(len(emp), pd.Timestamp(config.as_of).to_datetime64()))
     gap = levels.at(emp, comp, dates) - levels.required[emp, comp]
     rating = np.clip(np.round(3.2 + 1.1 * gap + rng.normal(0, 0.7, len(emp))), 1, 5)
@@ -54,14 +55,14 @@ def generate_feedback(
     tagged = rng.random(len(emp)) < 0.3
     out = pd.DataFrame(
         {
-            "nip": frame["nip"].to_numpy()[emp],
-            "given_on": dates,
-            "source": source,
-            "rating": pd.array(np.where(no_rating, np.nan, rating), dtype="Int64")
+            Feedback.nip: frame[Employees.nip].to_numpy()[emp],
+            Feedback.given_on: dates,
+            Feedback.source: source,
+            Feedback.rating: pd.array(np.where(no_rating, np.nan, rating), dtype="Int64")
             if len(emp)
             else pd.array([], dtype="Int64"),
-            "text": where_present(has_text, text),
-            "competency_id": where_present(tagged, np.array(comp_ids, dtype=object)[comp]),
+            Feedback.text: where_present(has_text, text),
+            Feedback.competency_id: where_present(tagged, np.array(comp_ids, dtype=object)[comp]),
             "emp": emp,
             "comp": np.where(has_text, comp, -1),
         }
@@ -90,7 +91,7 @@ def generate_public_feedback(
             continue
         gap = (
             pd.Series(dense[emp, pp] - levels.required[emp, pp])
-            .groupby(frame["unit_id"].to_numpy()[emp])
+            .groupby(frame[Employees.unit_id].to_numpy()[emp])
             .mean()
         )
         units = gap.index.to_numpy()
@@ -105,16 +106,24 @@ def generate_public_feedback(
         parts.append(
             pd.DataFrame(
                 {
-                    "unit_id": np.repeat(units, len(SKM_ELEMENTS)),
-                    "period": str(year),
-                    "element": np.tile(np.array(SKM_ELEMENTS, dtype=object), len(units)),
-                    "score": np.round(score.reshape(-1), 2),
-                    "responses": rng.poisson(120, len(units) * len(SKM_ELEMENTS)),
+                    PublicFeedback.unit_id: np.repeat(units, len(SKM_ELEMENTS)),
+                    PublicFeedback.period: str(year),
+                    PublicFeedback.element: np.tile(np.array(SKM_ELEMENTS, dtype=object), len(units)),
+                    PublicFeedback.score: np.round(score.reshape(-1), 2),
+                    PublicFeedback.responses: rng.poisson(120, len(units) * len(SKM_ELEMENTS)),
                 }
             )
         )
     return (
         pd.concat(parts, ignore_index=True)
         if parts
-        else pd.DataFrame(columns=["unit_id", "period", "element", "score", "responses"])
+        else pd.DataFrame(
+            columns=[
+                PublicFeedback.unit_id,
+                PublicFeedback.period,
+                PublicFeedback.element,
+                PublicFeedback.score,
+                PublicFeedback.responses,
+            ]
+        )
     )

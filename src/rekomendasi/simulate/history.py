@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import JENIS_JABATAN
-from rekomendasi.contract.schemas import jenis_eligibility
+from rekomendasi.contract.schemas import Catalog, Employees, Positions, TrainingHistory, jenis_eligibility
 from rekomendasi.simulate import dynamics
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.people import People
@@ -68,18 +68,19 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
     n_entries = len(catalog)
     as_of = pd.Timestamp(config.as_of)
     required = world.required[frame["pos_idx"].to_numpy()]
+    positions = world.positions
     jenis_idx = (
-        frame["position_id"]
-        .map(dict(zip(world.positions["position_id"], world.positions["jenis_jabatan"], strict=True)))
+        frame[Employees.position_id]
+        .map(dict(zip(positions[Positions.position_id], positions[Positions.jenis_jabatan], strict=True)))
         .map({j: i for i, j in enumerate(JENIS_JABATAN)})
         .to_numpy()
     )
-    eligible_jenis = jenis_eligibility(world.catalog["eligible_jenis_jabatan"])[jenis_idx]
-    mandatory = catalog["mandatory_for"].notna().to_numpy()
+    eligible_jenis = jenis_eligibility(catalog[Catalog.eligible_jenis_jabatan])[jenis_idx]
+    mandatory = catalog[Catalog.mandatory_for].notna().to_numpy()
     province_ok = _province_mask(catalog, frame, rng)
     popularity = np.log(catalog["popularity"].to_numpy())
     ability = frame["ability"].to_numpy()
-    entry_dates = frame["entry_date"].to_numpy()
+    entry_dates = frame[Employees.entry_date].to_numpy()
     perception_error = rng.normal(0.0, 0.6, (n, n_comp)).astype(np.float32)
     in_standard = required > 0
 
@@ -89,7 +90,9 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
     enrolments: list[pd.DataFrame] = []
     gain_rows: list[pd.DataFrame] = []
     mandatory_events = _mandatory_events(config, world, people, rng)
-    before_window = mandatory_events[mandatory_events["enrolled_on"] < pd.Timestamp(config.start)]
+    before_window = mandatory_events[
+        mandatory_events[TrainingHistory.enrolled_on] < pd.Timestamp(config.start)
+    ]
     enrolments.append(_outcomes(before_window, world, levels, required, ability, rng, as_of, apply=False)[0])
     _mark_completed(completed, enrolments[-1])
 
@@ -115,7 +118,7 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
             relevance += np.where(valid[None, :], perceived_gap[:, safe] + 0.8 * in_standard[:, safe], 0.0)
         gumbel = rng.gumbel(0.0, 1.0, (n, n_entries)).astype(np.float32)
         score[available] = (0.8 * popularity[None, :] + 0.7 * relevance + gumbel)[available]
-        lam = np.where(frame["status"].to_numpy() == "pppk", 0.8, 1.3)
+        lam = np.where(frame[Employees.status].to_numpy() == "pppk", 0.8, 1.3)
         count = np.minimum(rng.poisson(lam), 4)
         top = np.argsort(-score, axis=1, kind="stable")[:, :4]
         rank = np.arange(4)[None, :]
@@ -126,9 +129,10 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
         earliest = np.maximum(np.maximum(year_start.to_datetime64(), launch), entry_dates[emp_idx])
         span = np.maximum((year_end.to_datetime64() - earliest).astype("timedelta64[D]").astype(int), 0)
         enrolled = earliest + (rng.random(len(emp_idx)) * (span + 1)).astype("timedelta64[D]")
-        regular = pd.DataFrame({"emp": emp_idx, "entry": entry_idx, "enrolled_on": enrolled})
+        regular = pd.DataFrame({"emp": emp_idx, "entry": entry_idx, TrainingHistory.enrolled_on: enrolled})
         in_year = mandatory_events[
-            (mandatory_events["enrolled_on"] >= year_start) & (mandatory_events["enrolled_on"] <= year_end)
+            (mandatory_events[TrainingHistory.enrolled_on] >= year_start)
+            & (mandatory_events[TrainingHistory.enrolled_on] <= year_end)
         ]
         events = pd.concat([in_year, regular], ignore_index=True)
         done, gains = _outcomes(events, world, levels, required, ability, rng, as_of, apply=True)
@@ -141,8 +145,10 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
             np.add.at(levels, (gains["emp"].to_numpy(), gains["comp"].to_numpy()), gains["gain"].to_numpy())
 
     training = pd.concat(enrolments, ignore_index=True)
-    training = training.sort_values(["emp", "enrolled_on", "entry"], kind="stable").reset_index(drop=True)
-    training = training.drop_duplicates(["emp", "entry", "enrolled_on"])
+    training = training.sort_values(["emp", TrainingHistory.enrolled_on, "entry"], kind="stable").reset_index(
+        drop=True
+    )
+    training = training.drop_duplicates(["emp", "entry", TrainingHistory.enrolled_on])
     gains = (
         pd.concat(gain_rows, ignore_index=True)
         if gain_rows
@@ -160,8 +166,8 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
 
 def _province_mask(catalog: pd.DataFrame, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """Classroom courses held in one province admit that province's staff and a few travellers."""
-    held = catalog["province"].to_numpy()
-    local = frame["province"].to_numpy()[:, None] == held[None, :]
+    held = catalog[Catalog.province].to_numpy()
+    local = frame[Employees.province].to_numpy()[:, None] == held[None, :]
     travel = rng.random((len(frame), len(catalog))) < 0.15
     return pd.isna(held)[None, :] | local | travel
 
@@ -169,7 +175,7 @@ def _province_mask(catalog: pd.DataFrame, frame: pd.DataFrame, rng: np.random.Ge
 def _catalog_open(catalog: pd.DataFrame, year: int, config: SimConfig) -> np.ndarray:
     """Entries that took enrolments in ``year``: retired ones closed before the last year."""
     launched = catalog["launched_on"].dt.year.to_numpy() <= year
-    retired_open = catalog["active"].to_numpy() | (year < config.as_of.year)
+    retired_open = catalog[Catalog.active].to_numpy() | (year < config.as_of.year)
     return launched & retired_open
 
 
@@ -180,14 +186,18 @@ def _mandatory_events(
     frame = people.frame
     catalog = world.catalog
     entry_of = {
-        cond: int(np.flatnonzero(catalog["mandatory_for"].to_numpy() == cond)[0])
+        cond: int(np.flatnonzero(catalog[Catalog.mandatory_for].to_numpy() == cond)[0])
         for cond in ("cpns", "new_pengawas", "new_administrator", "new_jpt_pratama", "new_jpt_madya")
     }
-    pns = frame["status"].to_numpy() == "pns"
-    latsar_on = frame["entry_date"] + pd.to_timedelta(rng.integers(90, 420, len(frame)), unit="D")
+    pns = frame[Employees.status].to_numpy() == "pns"
+    latsar_on = frame[Employees.entry_date] + pd.to_timedelta(rng.integers(90, 420, len(frame)), unit="D")
     rows = [
         pd.DataFrame(
-            {"emp": np.flatnonzero(pns), "entry": entry_of["cpns"], "enrolled_on": latsar_on[pns].to_numpy()}
+            {
+                "emp": np.flatnonzero(pns),
+                "entry": entry_of["cpns"],
+                TrainingHistory.enrolled_on: latsar_on[pns].to_numpy(),
+            }
         )
     ]
     for jenis, cond in _MANDATORY_FOR_JENIS.items():
@@ -195,10 +205,12 @@ def _mandatory_events(
         start = frame["position_since"].to_numpy()[holders] + (rng.integers(30, 540, len(holders))).astype(
             "timedelta64[D]"
         )
-        rows.append(pd.DataFrame({"emp": holders, "entry": entry_of[cond], "enrolled_on": start}))
+        rows.append(
+            pd.DataFrame({"emp": holders, "entry": entry_of[cond], TrainingHistory.enrolled_on: start})
+        )
     events = pd.concat(rows, ignore_index=True)
-    events["enrolled_on"] = pd.to_datetime(events["enrolled_on"]).dt.normalize()
-    return events[events["enrolled_on"] <= pd.Timestamp(config.as_of)].reset_index(drop=True)
+    events[TrainingHistory.enrolled_on] = pd.to_datetime(events[TrainingHistory.enrolled_on]).dt.normalize()
+    return events[events[TrainingHistory.enrolled_on] <= pd.Timestamp(config.as_of)].reset_index(drop=True)
 
 
 def _outcomes(
@@ -240,7 +252,7 @@ def _outcomes(
     )
     fails = ~completes & (rng.random(m) < 0.4)
     lo, hi = (
-        zip(*(_DURATION_DAYS[mod] for mod in catalog["modality"].to_numpy()[entry]), strict=True)
+        zip(*(_DURATION_DAYS[mod] for mod in catalog[Catalog.modality].to_numpy()[entry]), strict=True)
         if m
         else ((), ())
     )
@@ -249,11 +261,11 @@ def _outcomes(
         if m
         else np.zeros(0, int)
     )
-    jp = catalog["jp"].to_numpy()[entry]
+    jp = catalog[Catalog.jp].to_numpy()[entry]
     duration = np.where(
-        catalog["mandatory_for"].notna().to_numpy()[entry], np.maximum(duration, jp // 6), duration
+        catalog[Catalog.mandatory_for].notna().to_numpy()[entry], np.maximum(duration, jp // 6), duration
     )
-    enrolled_on = pd.to_datetime(events["enrolled_on"]).to_numpy()
+    enrolled_on = pd.to_datetime(events[TrainingHistory.enrolled_on]).to_numpy()
     end = enrolled_on + duration.astype("timedelta64[D]")
     ongoing = end > as_of.to_datetime64()
     status = np.where(
@@ -270,12 +282,14 @@ def _outcomes(
         {
             "emp": emp,
             "entry": entry,
-            "enrolled_on": enrolled_on,
-            "completed_on": np.where(status == "completed", end, np.datetime64("NaT")),
-            "status": status,
-            "score": np.where(finished & (status != "dropped"), np.round(score, 1), np.nan),
-            "satisfaction": np.where(finished & (rng.random(m) < 0.8), satisfaction, -1),
-            "jp_earned": np.where((status == "completed") & (rng.random(m) < 0.7), jp.astype(float), np.nan),
+            TrainingHistory.enrolled_on: enrolled_on,
+            TrainingHistory.completed_on: np.where(status == "completed", end, np.datetime64("NaT")),
+            TrainingHistory.status: status,
+            TrainingHistory.score: np.where(finished & (status != "dropped"), np.round(score, 1), np.nan),
+            TrainingHistory.satisfaction: np.where(finished & (rng.random(m) < 0.8), satisfaction, -1),
+            TrainingHistory.jp_earned: np.where(
+                (status == "completed") & (rng.random(m) < 0.7), jp.astype(float), np.nan
+            ),
         }
     )
     gains = pd.DataFrame()
@@ -297,5 +311,5 @@ def _outcomes(
 
 
 def _mark_completed(completed: np.ndarray, frame: pd.DataFrame) -> None:
-    done = frame[frame["status"] == "completed"]
+    done = frame[frame[TrainingHistory.status] == "completed"]
     completed[done["emp"].to_numpy(dtype=np.int64), done["entry"].to_numpy(dtype=np.int64)] = True

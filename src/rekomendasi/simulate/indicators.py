@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import ASPECT, NATIONAL_COMPETENCIES
+from rekomendasi.contract.schemas import DailyReports, Employees, Indicators
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.lexicon import lexicon
@@ -62,14 +63,14 @@ def generate_indicators(
         parts.append(
             pd.DataFrame(
                 {
-                    "nip": frame["nip"].to_numpy()[e_rep],
-                    "period": str(year),
-                    "indicator_id": [f"IKI-{s + 1:02d}" for s in slot],
-                    "description": pool.draw(pick, rng),
-                    "aspect": aspect,
-                    "target": target,
-                    "realization": np.where(reported, realization, np.nan),
-                    "competency_id": where_present(tagged, np.array(comp_ids, dtype=object)[pick]),
+                    Indicators.nip: frame[Employees.nip].to_numpy()[e_rep],
+                    Indicators.period: str(year),
+                    Indicators.indicator_id: [f"IKI-{s + 1:02d}" for s in slot],
+                    Indicators.description: pool.draw(pick, rng),
+                    Indicators.aspect: aspect,
+                    Indicators.target: target,
+                    Indicators.realization: np.where(reported, realization, np.nan),
+                    Indicators.competency_id: where_present(tagged, np.array(comp_ids, dtype=object)[pick]),
                     "emp": e_rep,
                     "comp": pick,
                     "year": year,
@@ -88,7 +89,11 @@ def generate_daily_reports(
     frame = people.frame
     lex = lexicon()
     pool = PhrasePool(world.competency_ids, "activities")
-    keeps = world.agencies.set_index("instansi_id")["daily_reports"].reindex(frame["instansi_id"]).to_numpy()
+    keeps = (
+        world.agencies.set_index("instansi_id")["daily_reports"]
+        .reindex(frame[Employees.instansi_id])
+        .to_numpy()
+    )
     as_of = pd.Timestamp(config.as_of)
     current = indicators[indicators["year"] == as_of.year]
     by_emp: dict[int, np.ndarray] = {int(e): rows for e, rows in current.groupby("emp").indices.items()}  # type: ignore[call-overload, misc]
@@ -118,14 +123,14 @@ def generate_daily_reports(
         parts.append(
             pd.DataFrame(
                 {
-                    "nip": frame["nip"].to_numpy()[emp],
-                    "date": dates,
-                    "activity": np.where(linked, activity, noise),
-                    "minutes": np.clip(np.round(rng.lognormal(np.log(90), 0.5, len(emp))), 10, 480).astype(
-                        int
-                    ),
-                    "indicator_id": where_present(linked, ind["indicator_id"].to_numpy()),
-                    "verified": rng.random(len(emp)) < 0.85,
+                    DailyReports.nip: frame[Employees.nip].to_numpy()[emp],
+                    DailyReports.date: dates,
+                    DailyReports.activity: np.where(linked, activity, noise),
+                    DailyReports.minutes: np.clip(
+                        np.round(rng.lognormal(np.log(90), 0.5, len(emp))), 10, 480
+                    ).astype(int),
+                    DailyReports.indicator_id: where_present(linked, ind[Indicators.indicator_id].to_numpy()),
+                    DailyReports.verified: rng.random(len(emp)) < 0.85,
                     "emp": emp,
                     "comp": np.where(linked, comp, -1),
                 }
@@ -133,6 +138,15 @@ def generate_daily_reports(
         )
     if not parts:
         return pd.DataFrame(
-            columns=["nip", "date", "activity", "minutes", "indicator_id", "verified", "emp", "comp"]
+            columns=[
+                DailyReports.nip,
+                DailyReports.date,
+                DailyReports.activity,
+                DailyReports.minutes,
+                DailyReports.indicator_id,
+                DailyReports.verified,
+                "emp",
+                "comp",
+            ]
         )
     return pd.concat(parts, ignore_index=True)

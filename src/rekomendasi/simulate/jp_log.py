@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rekomendasi.contract.schemas import Employees, JpLog
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.people import People
 from rekomendasi.simulate.sampling import employees_in, random_dates
@@ -31,14 +32,16 @@ def generate_jp_log(config: SimConfig, people: People) -> pd.DataFrame:
         lo = np.array([jp_of[k][0] for k in kind])
         hi = np.array([jp_of[k][1] for k in kind])
         end = min(pd.Timestamp(year, 12, 31), pd.Timestamp(config.as_of))
-        low = np.maximum(pd.Timestamp(year, 1, 1).to_datetime64(), frame["entry_date"].to_numpy()[e_rep])
+        low = np.maximum(
+            pd.Timestamp(year, 1, 1).to_datetime64(), frame[Employees.entry_date].to_numpy()[e_rep]
+        )
         parts.append(
             pd.DataFrame(
                 {
-                    "nip": frame["nip"].to_numpy()[e_rep],
-                    "date": random_dates(rng, low, np.full(len(e_rep), end.to_datetime64())),
-                    "activity_type": kind,
-                    "jp": (lo + rng.integers(0, hi - lo + 1)).astype(float),
+                    JpLog.nip: frame[Employees.nip].to_numpy()[e_rep],
+                    JpLog.date: random_dates(rng, low, np.full(len(e_rep), end.to_datetime64())),
+                    JpLog.activity_type: kind,
+                    JpLog.jp: (lo + rng.integers(0, hi - lo + 1)).astype(float),
                 }
             )
         )

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import GOLONGAN_PNS, GOLONGAN_PPPK
+from rekomendasi.contract.schemas import Employees, Positions
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.geography import JAKARTA, PROVINCES
 from rekomendasi.simulate.positions import AHLI, SKILL
@@ -113,9 +114,11 @@ def build_people(config: SimConfig, world: World) -> People:
         np.array(families)[rng.choice(len(families), size=n, p=wo / wo.sum())],
     )
 
-    pos_lookup = {pid: i for i, pid in enumerate(positions["position_id"])}
+    pos_lookup = {pid: i for i, pid in enumerate(positions[Positions.position_id])}
     has_skill = {f for f in families if f"{f}.jf.terampil" in pos_lookup}
-    pelaksana_count = positions[positions["jenis_jabatan"] == "pelaksana"].groupby("family").size().to_dict()
+    pelaksana_count = (
+        positions[positions[Positions.jenis_jabatan] == "pelaksana"].groupby("family").size().to_dict()
+    )
     ahli = np.array(AHLI)[rng.choice(4, size=n, p=[0.35, 0.38, 0.24, 0.03])]
     skill = np.array(SKILL)[rng.choice(3, size=n, p=[0.45, 0.35, 0.20])]
     use_skill = (rng.random(n) < 0.25) & np.isin(family, list(has_skill))
@@ -193,18 +196,18 @@ def build_people(config: SimConfig, world: World) -> People:
             "pppk": pppk,
         }
     )
-    frame["nip"] = _nips(frame, rng)
-    frame["instansi_id"] = agencies["instansi_id"].to_numpy()[agency_idx]
-    frame["unit_id"] = _units(frame, rng)
-    frame["position_id"] = pos_id
-    frame["status"] = np.where(pppk, "pppk", "pns")
-    frame["golongan"] = golongan
-    frame["gender"] = np.where(female, "p", "l")
-    frame["birth_date"] = birth.normalize()
-    frame["entry_date"] = entry
-    frame["education"] = education
-    frame["province"] = province
-    frame["active"] = rng.random(n) > 0.02
+    frame[Employees.nip] = _nips(frame, rng)
+    frame[Employees.instansi_id] = agencies["instansi_id"].to_numpy()[agency_idx]
+    frame[Employees.unit_id] = _units(frame, rng)
+    frame[Employees.position_id] = pos_id
+    frame[Employees.status] = np.where(pppk, "pppk", "pns")
+    frame[Employees.golongan] = golongan
+    frame[Employees.gender] = np.where(female, "p", "l")
+    frame[Employees.birth_date] = birth.normalize()
+    frame[Employees.entry_date] = entry
+    frame[Employees.education] = education
+    frame[Employees.province] = province
+    frame[Employees.active] = rng.random(n) > 0.02
     # When the employee took the current structural post (drives PKP/PKA/PKN being due).
     years_in_post = np.minimum(rng.exponential(4.0, n), np.maximum(tenure - 3, 0.2))
     frame["position_since"] = (
@@ -217,7 +220,7 @@ def build_people(config: SimConfig, world: World) -> People:
         & (rng.random(n) < 0.6)
     )
     frame["tenure"] = tenure
-    frame = frame.sort_values("nip", kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(Employees.nip, kind="stable").reset_index(drop=True)
 
     required = world.required[frame["pos_idx"].to_numpy()]
     specific = rng.normal(0.0, 0.55, required.shape)
@@ -292,7 +295,7 @@ def _nips(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
 
 def _units(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """Work units: per agency one per job family, split into sub-units of about UNIT_SIZE staff."""
-    key = frame["instansi_id"].astype(str) + "." + frame["family"].astype(str)
+    key = frame[Employees.instansi_id].astype(str) + "." + frame["family"].astype(str)
     counts = key.map(key.value_counts())
     n_sub = np.maximum(1, np.ceil(counts.to_numpy() / UNIT_SIZE)).astype(int)
     sub = (rng.random(len(frame)) * n_sub).astype(int) + 1

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import CORE_VALUES, PREDIKAT_MATRIX, RATING3
+from rekomendasi.contract.schemas import Behaviour, Competencies, Employees, Skp
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.lexicon import lexicon
@@ -68,9 +69,10 @@ def generate_behaviour(
     for year, dense in mid_year.items():
         emp = employees_in(frame, pd.Timestamp(year, 6, 30))
         unit_leniency = pd.Series(
-            rng.normal(0, 0.15, frame["unit_id"].nunique()), index=sorted(frame["unit_id"].unique())
+            rng.normal(0, 0.15, frame[Employees.unit_id].nunique()),
+            index=sorted(frame[Employees.unit_id].unique()),
         )
-        lenient = unit_leniency.reindex(frame["unit_id"].to_numpy()[emp]).to_numpy()
+        lenient = unit_leniency.reindex(frame[Employees.unit_id].to_numpy()[emp]).to_numpy()
         values = np.zeros((len(emp), len(CORE_VALUES)))
         mapped_comp = np.zeros((len(emp), len(CORE_VALUES)), dtype=np.int64)
         for v, core in enumerate(CORE_VALUES):
@@ -91,11 +93,11 @@ def generate_behaviour(
         parts.append(
             pd.DataFrame(
                 {
-                    "nip": frame["nip"].to_numpy()[e_rep],
-                    "period": str(year),
-                    "core_value": np.tile(np.array(CORE_VALUES, dtype=object), len(emp)),
-                    "rating": flat_rating,
-                    "feedback": where_present(with_text, text),
+                    Behaviour.nip: frame[Employees.nip].to_numpy()[e_rep],
+                    Behaviour.period: str(year),
+                    Behaviour.core_value: np.tile(np.array(CORE_VALUES, dtype=object), len(emp)),
+                    Behaviour.rating: flat_rating,
+                    Behaviour.feedback: where_present(with_text, text),
                     "emp": e_rep,
                     "comp": np.where(with_text, comp, -1),
                 }
@@ -116,10 +118,10 @@ def generate_skp(
     ones; both rated within unit quotas."""
     rng = config.rng("skp")
     frame = people.frame
-    technical = np.array([g == "teknis" for g in world.competencies["group"]])
-    unit = frame["unit_id"].to_numpy()
+    technical = np.array([g == "teknis" for g in world.competencies[Competencies.group]])
+    unit = frame[Employees.unit_id].to_numpy()
     periodic_agency = world.agencies.set_index("instansi_id")["periodic_skp"]
-    periodic = periodic_agency.reindex(frame["instansi_id"]).to_numpy()
+    periodic = periodic_agency.reindex(frame[Employees.instansi_id]).to_numpy()
     parts = []
     for year, dense in mid_year.items():
         emp, beh = behaviour_latent[year]
@@ -148,11 +150,11 @@ def generate_skp(
             parts.append(
                 pd.DataFrame(
                     {
-                        "nip": frame["nip"].to_numpy()[rows][keep],
-                        "period": period,
-                        "hasil_kerja": hasil[keep],
-                        "perilaku_kerja": perilaku[keep],
-                        "predikat": [
+                        Skp.nip: frame[Employees.nip].to_numpy()[rows][keep],
+                        Skp.period: period,
+                        Skp.hasil_kerja: hasil[keep],
+                        Skp.perilaku_kerja: perilaku[keep],
+                        Skp.predikat: [
                             PREDIKAT_MATRIX[(h, p)] for h, p in zip(hasil[keep], perilaku[keep], strict=True)
                         ],
                         "emp": rows[keep],

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import NATIONAL_COMPETENCIES
+from rekomendasi.contract.schemas import Competencies, Positions, PositionStandards
 
 # Typical required managerial level by position (domain.md, unconfirmed defaults).
 MANAGERIAL_LEVEL = {
@@ -57,12 +58,22 @@ def build_competencies(spec: dict[str, Any]) -> pd.DataFrame:
     """One row per competency: the national ones with their group, then every family's technical
     ones (group ``teknis``)."""
     rows = [
-        {"competency_id": c["id"], "group": c["group"], "name": c["name"], "description": c["description"]}
+        {
+            Competencies.competency_id: c["id"],
+            Competencies.group: c["group"],
+            Competencies.name: c["name"],
+            Competencies.description: c["description"],
+        }
         for c in spec["national"]
     ]
     for family in spec["families"].values():
         rows += [
-            {"competency_id": c["id"], "group": "teknis", "name": c["name"], "description": c["description"]}
+            {
+                Competencies.competency_id: c["id"],
+                Competencies.group: "teknis",
+                Competencies.name: c["name"],
+                Competencies.description: c["description"],
+            }
             for c in family["technical"]
         ]
     return pd.DataFrame(rows)
@@ -82,11 +93,11 @@ def build_positions(spec: dict[str, Any], rng: np.random.Generator) -> tuple[pd.
     ) -> None:
         positions.append(
             {
-                "position_id": pid,
-                "title": title,
-                "jenis_jabatan": jenis,
-                "jenjang": jenjang,
-                "rumpun": family,
+                Positions.position_id: pid,
+                Positions.title: title,
+                Positions.jenis_jabatan: jenis,
+                Positions.jenjang: jenjang,
+                Positions.rumpun: family,
                 "family": family or "pimpinan",
                 "technical": technical,
             }
@@ -152,18 +163,26 @@ def build_positions(spec: dict[str, Any], rng: np.random.Generator) -> tuple[pd.
 
     standards: list[dict[str, Any]] = []
     for pos in positions:
-        grade = pos["jenjang"] or pos["jenis_jabatan"]
+        grade = pos[Positions.jenjang] or pos[Positions.jenis_jabatan]
         for cid in NATIONAL_COMPETENCIES:
             level = MANAGERIAL_LEVEL[grade]
             if (cid == "pelayanan_publik" and pos["family"] in SERVICE_FAMILIES) or rng.random() < 0.12:
                 level += 1
             standards.append(
-                {"position_id": pos["position_id"], "competency_id": cid, "required_level": min(level, 5)}
+                {
+                    PositionStandards.position_id: pos[Positions.position_id],
+                    PositionStandards.competency_id: cid,
+                    PositionStandards.required_level: min(level, 5),
+                }
             )
         for cid in dict.fromkeys(pos["technical"]):
             level = TECHNICAL_LEVEL[grade] - int(rng.random() < 0.25)
             standards.append(
-                {"position_id": pos["position_id"], "competency_id": cid, "required_level": max(level, 1)}
+                {
+                    PositionStandards.position_id: pos[Positions.position_id],
+                    PositionStandards.competency_id: cid,
+                    PositionStandards.required_level: max(level, 1),
+                }
             )
     frame = pd.DataFrame(positions).drop(columns="technical")
     return frame, pd.DataFrame(standards)

@@ -10,7 +10,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rekomendasi.contract.schemas import TABLES_BY_NAME
+from rekomendasi.contract.schemas import (
+    TABLES_BY_NAME,
+    Assessments,
+    Behaviour,
+    Catalog,
+    CatalogCompetencies,
+    DailyReports,
+    Employees,
+    Feedback,
+    Indicators,
+    JpLog,
+    PublicFeedback,
+    Skp,
+    TrainingHistory,
+)
 from rekomendasi.contract.writing import write_chunks, write_table
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.evidence import generate_evidence
@@ -23,21 +37,21 @@ from rekomendasi.simulate.world import build_world
 # Sort keys give every table a stable row order, so files are byte-identical for a seed and
 # truth/text_competency row numbers point at the right rows.
 _ORDER = {
-    "assessments": ["nip", "assessed_on", "method", "competency_id"],
-    "skp": ["nip", "period"],
-    "behaviour": ["nip", "period", "core_value"],
-    "indicators": ["nip", "period", "indicator_id"],
-    "daily_reports": ["nip", "date"],
-    "feedback": ["nip", "given_on"],
-    "public_feedback": ["unit_id", "period", "element"],
-    "training_history": ["nip", "enrolled_on", "training_id"],
-    "jp_log": ["nip", "date"],
+    "assessments": [Assessments.nip, Assessments.assessed_on, Assessments.method, Assessments.competency_id],
+    "skp": [Skp.nip, Skp.period],
+    "behaviour": [Behaviour.nip, Behaviour.period, Behaviour.core_value],
+    "indicators": [Indicators.nip, Indicators.period, Indicators.indicator_id],
+    "daily_reports": [DailyReports.nip, DailyReports.date],
+    "feedback": [Feedback.nip, Feedback.given_on],
+    "public_feedback": [PublicFeedback.unit_id, PublicFeedback.period, PublicFeedback.element],
+    "training_history": [TrainingHistory.nip, TrainingHistory.enrolled_on, TrainingHistory.training_id],
+    "jp_log": [JpLog.nip, JpLog.date],
 }
 _TEXT_COLUMNS = {
-    "behaviour": "feedback",
-    "indicators": "description",
-    "daily_reports": "activity",
-    "feedback": "text",
+    "behaviour": Behaviour.feedback,
+    "indicators": Indicators.description,
+    "daily_reports": DailyReports.activity,
+    "feedback": Feedback.text,
 }
 
 
@@ -100,7 +114,7 @@ def simulate(
     stage("writing tables")
     ext = f".{config.fmt}"
     frame = people.frame
-    nip = frame["nip"].to_numpy()
+    nip = frame[Employees.nip].to_numpy()
     catalog = world.catalog
     tables: dict[str, pd.DataFrame] = {
         "competencies": world.competencies,
@@ -119,10 +133,13 @@ def simulate(
         "jp_log": evidence.jp_log,
     }
     training = history.training.copy()
-    training["nip"] = nip[training["emp"].to_numpy(dtype=np.int64)]
-    training["training_id"] = catalog["training_id"].to_numpy()[training["entry"].to_numpy(dtype=np.int64)]
-    training["satisfaction"] = pd.array(
-        np.where(training["satisfaction"] < 0, np.nan, training["satisfaction"]), dtype="Int64"
+    training[TrainingHistory.nip] = nip[training["emp"].to_numpy(dtype=np.int64)]
+    training[TrainingHistory.training_id] = catalog[Catalog.training_id].to_numpy()[
+        training["entry"].to_numpy(dtype=np.int64)
+    ]
+    satisfaction = training[TrainingHistory.satisfaction]
+    training[TrainingHistory.satisfaction] = pd.array(
+        np.where(satisfaction < 0, np.nan, satisfaction), dtype="Int64"
     )
     tables["training_history"] = training
     text_truth = []
@@ -147,17 +164,18 @@ def simulate(
         columns = TABLES_BY_NAME[name].columns
         write_table(table[columns], out / f"{name}{ext}")
         rows[name] = len(table)
-    primary = world.catalog_competencies.drop_duplicates("training_id")
+    primary = world.catalog_competencies.drop_duplicates(CatalogCompetencies.training_id)
+    entries = catalog[Catalog.training_id]
     text_truth.append(
         pd.DataFrame(
             {
                 "table": "catalog",
-                "row": catalog["training_id"]
-                .map({t: i + 1 for i, t in enumerate(catalog["training_id"])})
-                .to_numpy()[catalog["training_id"].isin(primary["training_id"]).to_numpy()],
-                "column": "description",
-                "competency_id": primary.set_index("training_id")
-                .reindex(catalog["training_id"])["competency_id"]
+                "row": entries.map({t: i + 1 for i, t in enumerate(entries)}).to_numpy()[
+                    entries.isin(primary[CatalogCompetencies.training_id]).to_numpy()
+                ],
+                "column": Catalog.description,
+                "competency_id": primary.set_index(CatalogCompetencies.training_id)
+                .reindex(entries)[CatalogCompetencies.competency_id]
                 .dropna()
                 .to_numpy(),
             }
@@ -174,6 +192,6 @@ def simulate(
     )
     write_table(pd.concat(text_truth, ignore_index=True), truth / f"text_competency{ext}")
     write_table(world.agencies.drop(columns="weight"), truth / f"agencies{ext}")
-    write_table(catalog[["training_id", "effect", "popularity"]], truth / f"catalog_effects{ext}")
+    write_table(catalog[[Catalog.training_id, "effect", "popularity"]], truth / f"catalog_effects{ext}")
     stage("done")
     return SimulationSummary(out_dir=out, rows=rows, seconds=seconds)

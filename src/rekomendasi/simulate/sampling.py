@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rekomendasi.contract.schemas import Employees
+
 
 def random_dates(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """One date per row, uniform over the days from ``low`` to ``high`` inclusive (``low`` if
@@ -15,4 +17,4 @@ def random_dates(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) ->
 
 def employees_in(frame: pd.DataFrame, date: pd.Timestamp) -> np.ndarray:
     """Row positions of the employees who had entered service on or before ``date``."""
-    return np.flatnonzero(frame["entry_date"].to_numpy() <= date.to_datetime64())
+    return np.flatnonzero(frame[Employees.entry_date].to_numpy() <= date.to_datetime64())

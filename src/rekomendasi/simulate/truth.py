@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import JENIS_JABATAN
-from rekomendasi.contract.schemas import jenis_eligibility
+from rekomendasi.contract.schemas import Catalog, Employees, Positions, TrainingHistory, jenis_eligibility
 from rekomendasi.simulate import dynamics
 from rekomendasi.simulate.history import History
 from rekomendasi.simulate.people import People
@@ -64,7 +64,7 @@ def true_levels(world: World, people: People, final_levels: np.ndarray) -> pd.Da
     emp, comp = np.nonzero(required > 0)
     return pd.DataFrame(
         {
-            "nip": people.frame["nip"].to_numpy()[emp],
+            "nip": people.frame[Employees.nip].to_numpy()[emp],
             "competency_id": np.array(world.competency_ids, dtype=object)[comp],
             "required_level": required[emp, comp].astype(int),
             "true_level": np.round(final_levels[emp, comp], 3),
@@ -77,22 +77,25 @@ def benefit_chunks(
 ) -> Iterator[pd.DataFrame]:
     """Expected benefit of every (employee, active entry) pair, ``chunk`` employees at a time."""
     frame = people.frame
-    active = np.flatnonzero(world.catalog["active"].to_numpy())
+    active = np.flatnonzero(world.catalog[Catalog.active].to_numpy())
     targets = world.targets[active]
     valid = targets >= 0
     safe = np.where(valid, targets, 0)
     target_levels = world.target_levels[active].astype(np.float64)
     effect = world.catalog["effect"].to_numpy()[active]
-    jenis_of = dict(zip(world.positions["position_id"], world.positions["jenis_jabatan"], strict=True))
-    jenis_idx = frame["position_id"].map(jenis_of).map({j: i for i, j in enumerate(JENIS_JABATAN)}).to_numpy()
-    eligible_jenis = jenis_eligibility(world.catalog["eligible_jenis_jabatan"])[:, active]
+    positions = world.positions
+    jenis_of = dict(zip(positions[Positions.position_id], positions[Positions.jenis_jabatan], strict=True))
+    jenis_idx = (
+        frame[Employees.position_id].map(jenis_of).map({j: i for i, j in enumerate(JENIS_JABATAN)}).to_numpy()
+    )
+    eligible_jenis = jenis_eligibility(world.catalog[Catalog.eligible_jenis_jabatan])[:, active]
     training = history.training
-    ongoing = training[training["status"] == "enrolled"]
+    ongoing = training[training[TrainingHistory.status] == "enrolled"]
     enrolled = np.zeros(history.completed.shape, dtype=bool)
     enrolled[ongoing["emp"].to_numpy(dtype=np.int64), ongoing["entry"].to_numpy(dtype=np.int64)] = True
     required_all = world.required[frame["pos_idx"].to_numpy()]
     ability = frame["ability"].to_numpy()
-    training_ids = world.catalog["training_id"].to_numpy()[active]
+    training_ids = world.catalog[Catalog.training_id].to_numpy()[active]
     n_active = len(active)
     for start in range(0, len(frame), chunk):
         emp = np.arange(start, min(start + chunk, len(frame)))
@@ -110,7 +113,7 @@ def benefit_chunks(
         )
         yield pd.DataFrame(
             {
-                "nip": frame["nip"].to_numpy()[e_rep],
+                "nip": frame[Employees.nip].to_numpy()[e_rep],
                 "training_id": training_ids[t_rep],
                 "eligible": eligible,
                 "benefit": np.round(benefit, 5),

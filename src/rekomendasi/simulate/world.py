@@ -12,6 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rekomendasi.contract.schemas import (
+    Catalog,
+    CatalogCompetencies,
+    Competencies,
+    Positions,
+    PositionStandards,
+)
 from rekomendasi.simulate.agencies import build_agencies
 from rekomendasi.simulate.catalog import build_catalog
 from rekomendasi.simulate.config import SimConfig
@@ -40,29 +47,29 @@ class World:
 
     @property
     def competency_ids(self) -> list[str]:
-        return list(self.competencies["competency_id"])
+        return list(self.competencies[Competencies.competency_id])
 
 
 def build_world(config: SimConfig) -> World:
     """Build competencies, positions, standards, agencies and the catalogue for ``config``."""
     spec = world_spec()
     competencies = build_competencies(spec)
-    comp_index = {cid: i for i, cid in enumerate(competencies["competency_id"])}
+    comp_index = {cid: i for i, cid in enumerate(competencies[Competencies.competency_id])}
     positions, standards = build_positions(spec, config.rng("positions"))
     required = np.zeros((len(positions), len(comp_index)), dtype=np.float32)
-    pos_index = {pid: i for i, pid in enumerate(positions["position_id"])}
+    pos_index = {pid: i for i, pid in enumerate(positions[Positions.position_id])}
     required[
-        standards["position_id"].map(pos_index).to_numpy(),
-        standards["competency_id"].map(comp_index).to_numpy(),
-    ] = standards["required_level"].to_numpy()
+        standards[PositionStandards.position_id].map(pos_index).to_numpy(),
+        standards[PositionStandards.competency_id].map(comp_index).to_numpy(),
+    ] = standards[PositionStandards.required_level].to_numpy()
     catalog, catalog_comp = build_catalog(spec, config)
     targets = np.full((len(catalog), 3), -1, dtype=np.int32)
     levels = np.zeros((len(catalog), 3), dtype=np.float32)
-    entry_index = {tid: i for i, tid in enumerate(catalog["training_id"])}
-    slot = catalog_comp.groupby("training_id", sort=False).cumcount().to_numpy()
-    rows = catalog_comp["training_id"].map(entry_index).to_numpy()
-    targets[rows, slot] = catalog_comp["competency_id"].map(comp_index).to_numpy()
-    levels[rows, slot] = catalog_comp["target_level"].to_numpy()
+    entry_index = {tid: i for i, tid in enumerate(catalog[Catalog.training_id])}
+    slot = catalog_comp.groupby(CatalogCompetencies.training_id, sort=False).cumcount().to_numpy()
+    rows = catalog_comp[CatalogCompetencies.training_id].map(entry_index).to_numpy()
+    targets[rows, slot] = catalog_comp[CatalogCompetencies.competency_id].map(comp_index).to_numpy()
+    levels[rows, slot] = catalog_comp[CatalogCompetencies.target_level].to_numpy()
     return World(
         competencies=competencies,
         positions=positions,

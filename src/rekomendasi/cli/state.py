@@ -1,13 +1,12 @@
-"""Command-line jobs on the service state: API keys, the audit log and feedback exports.
+"""Commands on the service state: API keys, the audit log and feedback exports.
 
-Typer sub-apps for the main CLI (``app.add_typer(keys_app, name="keys")``, ``audit_app`` as ``audit``,
-``feedback_app`` as ``feedback``). No business logic here: each command calls one
-:class:`~rekomendasi.serving.state.StateStore` method and prints the result.
+Typer sub-apps of the main CLI (``app.add_typer(keys_app, name="keys")``, ``audit_app`` as ``audit``,
+``feedback_app`` as ``feedback``). No business logic here: each command calls one method of the
+:class:`~rekomendasi.serving.store.Stores` (keys, audit log, feedback) and prints the result.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,25 +15,17 @@ from typing import Annotated, NoReturn
 import pandas as pd
 import sqlalchemy as sa
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rekomendasi.cli.common import console, err_console
 from rekomendasi.errors import RekomendasiError
-from rekomendasi.serving.state import (
-    CACHE_TTL_SECONDS,
-    KeyInfo,
-    StateStore,
-    store_from_settings,
-)
+from rekomendasi.serving.store import CACHE_TTL_SECONDS, KeyInfo, Stores, open_stores
 from rekomendasi.settings import get_settings
 
 keys_app = typer.Typer(help="API keys of the recommendation service.", no_args_is_help=True)
 audit_app = typer.Typer(help="The append-only audit log of API requests.", no_args_is_help=True)
 feedback_app = typer.Typer(help="Feedback on recommendations (training data).", no_args_is_help=True)
-
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
 
 _EXPORT_SUFFIXES = (".csv", ".parquet")
 
@@ -46,14 +37,14 @@ def _fail(message: str) -> NoReturn:
 
 
 @contextmanager
-def _store() -> Iterator[StateStore]:
-    """The store of the current settings; its errors become one-line messages with exit code 2."""
+def _stores() -> Iterator[Stores]:
+    """The stores of the current settings; their errors become one-line messages with exit code 2."""
     try:
-        store = store_from_settings(get_settings())
+        stores = open_stores(get_settings())
         try:
-            yield store
+            yield stores
         finally:
-            store.close()
+            stores.close()
     except RekomendasiError as err:
         _fail(err.message)
     except (ValueError, OSError, sa.exc.SQLAlchemyError) as err:
@@ -70,8 +61,8 @@ def create_key(
     ] = None,
 ) -> None:
     """Create an API key and print it once: only its hash is stored."""
-    with _store() as store:
-        principal, plaintext = store.create_key(name, role, agency or [])
+    with _stores() as stores:
+        principal, plaintext = stores.keys.create_key(name, role, agency or [])
     console.print(f"created {principal.role} key {principal.key_id} for {escape(principal.name)}:")
     console.print(plaintext, soft_wrap=True, markup=False, highlight=False)
     err_console.print("[yellow]warning:[/] store this key now; it is not shown again.")
@@ -80,8 +71,8 @@ def create_key(
 @keys_app.command("list")
 def list_keys() -> None:
     """List API keys (never their secrets)."""
-    with _store() as store:
-        keys = store.list_keys()
+    with _stores() as stores:
+        keys = stores.keys.list_keys()
     if not keys:
         console.print("no API keys yet; create one with `keys create`")
         return
@@ -96,8 +87,8 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id, as `keys list` shows it.")]) -> None:
     """Revoke an API key; running API processes stop accepting it within the cache time."""
-    with _store() as store:
-        revoked = store.revoke_key(key_id)
+    with _stores() as stores:
+        revoked = stores.keys.revoke_key(key_id)
     if not revoked:
         _fail(f"no active key {key_id!r}; see `keys list`")
     console.print(
@@ -110,8 +101,8 @@ def show_audit(
     limit: Annotated[int, typer.Option(min=1, help="Show the most recent N requests.")] = 20,
 ) -> None:
     """Show the most recent audit rows, oldest first (NIPs appear only as counts)."""
-    with _store() as store:
-        frame = store.read_audit(limit=limit)
+    with _stores() as stores:
+        frame = stores.audit.read(limit=limit)
     if frame.empty:
         console.print("the audit log is empty")
         return
@@ -136,8 +127,8 @@ def export_feedback(
     """Export all feedback (nip, training_id, event, reason, model_version, at, key_id)."""
     if path.suffix.lower() not in _EXPORT_SUFFIXES:
         _fail(f"{path}: use a .csv or .parquet file name, got suffix {path.suffix or '(none)'!r}")
-    with _store() as store:
-        frame = store.export_feedback(pseudonymous=pseudonymous)
+    with _stores() as stores:
+        frame = stores.feedback.export(pseudonymous=pseudonymous)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() == ".csv":
             frame.to_csv(path, index=False)

@@ -7,7 +7,7 @@ Little's law, whatever the server's speed. Open loop (``rate`` requests/s in all
 fixed schedule, and latency is counted from the scheduled send time (no coordinated omission), which
 measures the latency at that load.
 
-Run it as its own process (``python -m rekomendasi.loadgen``) so it does not share an interpreter with
+Run it as its own process (``python -m rekomendasi.bench.loadgen``) so it does not share an interpreter with
 the server; it prints one JSON line: requests, errors, requests/s and latency percentiles in ms.
 """
 

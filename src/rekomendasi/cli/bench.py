@@ -1,0 +1,162 @@
+"""``bench ...``: time and peak memory of a job in a child process, and the real server under load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rekomendasi.cli.common import console, friendly_errors
+
+app = typer.Typer(help="Benchmarks: measure time and peak memory of a job.", no_args_is_help=True)
+
+Record = Annotated[Path | None, typer.Option(help="Append the result as a JSON line to this file.")]
+BenchRegistry = Annotated[
+    str, typer.Option(help="Scratch tracking store, kept apart from the real registry.")
+]
+BENCH_MLFLOW = "sqlite:///var/bench-mlflow/mlflow.db"
+
+
+def _report(line: dict[str, object], record: Path | None) -> None:
+    from rekomendasi.bench.harness import append_record
+
+    console.print_json(json.dumps(line))
+    append_record(line, record)
+
+
+@app.command("simulate")
+def bench_simulate(
+    out: Annotated[Path, typer.Option(help="Scratch data directory.")] = Path("data/bench-100k"),
+    employees: Annotated[int, typer.Option(min=1)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 7,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "parquet",
+    record: Record = None,
+) -> None:
+    """Time and peak memory of `rekomendasi simulate` at scale (target: 100k employees < 3 min, < 6 GB)."""
+    from rekomendasi.bench.harness import bench_line, run_measured
+
+    args = ["simulate", "--out", str(out), "--employees", str(employees), "--seed", str(seed)]
+    with friendly_errors():
+        result = run_measured([*args, "--format", fmt])
+    console.print(result.stdout.strip().splitlines()[-1])
+    _report(bench_line("simulate", {"employees": employees, "format": fmt}, result), record)
+
+
+@app.command("validate")
+def bench_validate(
+    data: Annotated[Path, typer.Option(help="Data directory to validate (e.g. one made by bench simulate).")],
+    record: Record = None,
+) -> None:
+    """Time and peak memory of `rekomendasi validate` on a data directory."""
+    from rekomendasi.bench.harness import bench_line, run_measured
+
+    with friendly_errors():
+        result = run_measured(["validate", "--data", str(data), "--quarantine", str(data / "quarantine.csv")])
+    employees = (
+        sum(1 for _ in (data / "employees.csv").open()) - 1 if (data / "employees.csv").exists() else None
+    )
+    _report(bench_line("validate", {"data": str(data), "employees": employees}, result), record)
+
+
+@app.command("features")
+def bench_features(
+    data: Annotated[Path, typer.Option(help="Data directory (e.g. one made by bench simulate).")],
+    as_of: Annotated[str, typer.Option(help="Snapshot date.")] = "2025-12-31",
+    out: Annotated[Path, typer.Option(help="Scratch snapshot directory.")] = Path("var/bench-snapshot"),
+    embeddings: Annotated[bool, typer.Option("--embeddings/--no-embeddings")] = True,
+    record: Record = None,
+) -> None:
+    """Time and peak memory of `rekomendasi features` (target: 100k employees < 5 min, < 8 GB)."""
+    from rekomendasi.bench.harness import bench_line, run_measured
+
+    args = ["features", "--data", str(data), "--as-of", as_of, "--out", str(out)]
+    with friendly_errors():
+        result = run_measured([*args, "--embeddings" if embeddings else "--no-embeddings"])
+    stages = result.line_starting("seconds per stage").removeprefix("seconds per stage: ")
+    _report(
+        bench_line("features", {"data": str(data), "embeddings": embeddings, "stages": stages}, result),
+        record,
+    )
+
+
+@app.command("train")
+def bench_train(
+    data: Annotated[Path, typer.Option(help="Data directory (e.g. one made by bench simulate).")],
+    as_of: Annotated[str, typer.Option(help="Training date.")] = "2025-12-31",
+    mlflow_uri: BenchRegistry = BENCH_MLFLOW,
+    record: Record = None,
+) -> None:
+    """Time and peak memory of `rekomendasi train` (target: 100k employees < 15 min, < 12 GB)."""
+    from rekomendasi.bench.harness import bench_line, run_measured
+
+    with friendly_errors():
+        result = run_measured(
+            ["train", "--data", str(data), "--as-of", as_of], env={"REKOMENDASI_MLFLOW_URI": mlflow_uri}
+        )
+    outcome = result.line_starting("registered")
+    _report(bench_line("train", {"data": str(data), "outcome": outcome}, result), record)
+
+
+@app.command("score")
+def bench_score(
+    snapshot: Annotated[Path, typer.Option(help="Snapshot directory (from `rekomendasi features`).")],
+    out: Annotated[Path, typer.Option(help="Root of the scratch scores stores.")] = Path("var/bench-scores"),
+    mlflow_uri: Annotated[
+        str, typer.Option(help="Registry holding a champion trained on that data.")
+    ] = BENCH_MLFLOW,
+    record: Record = None,
+) -> None:
+    """Time and peak memory of `rekomendasi score` on a written snapshot."""
+    from rekomendasi.bench.harness import bench_line, run_measured
+    from rekomendasi.recommend import ScoresStore
+
+    with friendly_errors():
+        result = run_measured(
+            ["score", "--snapshot", str(snapshot), "--out", str(out)],
+            env={"REKOMENDASI_MLFLOW_URI": mlflow_uri},
+        )
+        store = Path(result.line_starting("scores store: ").removeprefix("scores store: ").strip())
+        manifest = ScoresStore(store).manifest
+    sizes = {name: manifest.get(name) for name in ("agencies", "employees", "rows", "top_n", "candidates")}
+    fields = {
+        "snapshot": str(snapshot),
+        "store": str(store),
+        **sizes,
+        "model_version": manifest.get("model_version"),
+    }
+    _report(bench_line("score", fields, result), record)
+
+
+@app.command("serve")
+def bench_serve(
+    snapshot: Annotated[Path, typer.Option(help="Snapshot directory (from `rekomendasi features`).")],
+    scores: Annotated[
+        Path, typer.Option(help="Root of the scores stores, with one for that snapshot and the champion.")
+    ] = Path("var/bench-scores"),
+    mlflow_uri: Annotated[
+        str, typer.Option(help="Registry holding a champion trained on that data.")
+    ] = BENCH_MLFLOW,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 32,
+    seconds: Annotated[float, typer.Option(min=1, help="Measured seconds per endpoint.")] = 30.0,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 2,
+    k: Annotated[int, typer.Option(min=1, max=50, help="Recommendations per request.")] = 10,
+    rate: Annotated[
+        float, typer.Option(min=1, help="Offered load of the open-loop phase, requests/s in all.")
+    ] = 200.0,
+    port: Annotated[int, typer.Option(help="Port of the server under test.")] = 8765,
+    record: Record = None,
+) -> None:
+    """Latency and throughput of the real server (uvicorn, `rekomendasi serve`) under a separate
+    load-generating process, with the same clients throughout: explained top-k recommendations of random
+    employees at a fixed offered rate (open loop: latency at that load), then as fast as the clients go
+    (closed loop: the highest throughput), then /health closed loop. Target at 100k employees and 32
+    clients: p99 < 50 ms at 200 requests/s, and >= 200 requests/s."""
+    from rekomendasi.bench.harness import bench_line
+    from rekomendasi.bench.serve import Load, serve_bench
+
+    load = Load(clients=clients, seconds=seconds, rate=rate, k=k)
+    with friendly_errors():
+        fields = serve_bench(snapshot, scores, mlflow_uri, load, workers=workers, port=port)
+    _report(bench_line("serve", fields), record)

@@ -1,0 +1,177 @@
+"""``score`` writes the scores store, ``batch`` the contract's batch file, ``serve`` runs the API."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rekomendasi.cli.common import (
+    AsOf,
+    DataDir,
+    console,
+    counted,
+    friendly_errors,
+    parse_as_of,
+    print_sources,
+    stages,
+)
+from rekomendasi.settings import Settings, get_settings
+
+
+def score(
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Build the snapshot of this data directory first (default: read --snapshot)."),
+    ] = None,
+    as_of: AsOf = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Snapshot directory: written from --data, else read (default REKOMENDASI_SNAPSHOT_DIR)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Root of the scores stores (default: REKOMENDASI_SCORES_DIR).")
+    ] = None,
+    top_n: Annotated[
+        int | None,
+        typer.Option(min=1, max=500, help="Entries kept per employee (default: REKOMENDASI_SCORES_TOP_N)."),
+    ] = None,
+) -> None:
+    """Score every active employee of the snapshot with the champion and write the scores store the API,
+    batch files and plans read (one per snapshot and model)."""
+    from rekomendasi.jobs.outputs import require_champion, score_options
+    from rekomendasi.jobs.scores import score_job
+    from rekomendasi.jobs.snapshots import SNAPSHOT_STAGES, scoring_snapshot
+    from rekomendasi.recommend import ScoresStore
+    from rekomendasi.registry import registry_from_settings
+
+    if as_of is not None and data is None:
+        raise typer.BadParameter("--as-of needs --data: a written snapshot keeps the date it was built for")
+    settings = get_settings()
+    date = parse_as_of(as_of)
+    snapshot_dir = snapshot or settings.resolve(settings.snapshot_dir)
+    root = out or settings.resolve(settings.scores_dir)
+    with friendly_errors():
+        registry = registry_from_settings(settings)
+        require_champion(registry)
+        options, config_file = score_options(settings, top_n)
+        if data is None:
+            built, run = scoring_snapshot(settings, None, None, snapshot_dir)
+        else:
+            with stages(SNAPSHOT_STAGES, f"snapshot of {data}") as advance:
+                built, run = scoring_snapshot(settings, data, date, snapshot_dir, advance)
+        started = time.perf_counter()
+        with counted(f"scoring snapshot {built.snapshot_id} by agency") as progress:
+            path = score_job(built, registry, root, options, progress)
+        seconds = time.perf_counter() - started
+        manifest = ScoresStore(path).manifest
+    if run is not None:
+        print_sources(evidence_spec=run.spec_file)
+        console.print(f"snapshot as of {built.as_of} written to {snapshot_dir}", soft_wrap=True)
+    print_sources(train_config=config_file)
+    console.print(f"scores store: {path}", soft_wrap=True, highlight=False)
+    console.print(
+        f"{manifest['agencies']:,} agencies, {manifest['employees']:,} employees, {manifest['rows']:,} rows "
+        f"(top {manifest['top_n']} of {manifest['candidates']} candidates, model "
+        f"v{manifest['model_version']}) in {seconds:.1f} s"
+    )
+
+
+def batch(
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output file: .csv or .parquet (data contract: nip, rank, training_id, score, reason)."
+        ),
+    ],
+    data: DataDir = None,
+    as_of: AsOf = None,
+    k: Annotated[int, typer.Option(min=1, max=50, help="Recommendations per employee.")] = 10,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep the scores store written on the way under this root (default: a temporary one)."
+        ),
+    ] = None,
+) -> None:
+    """Recommendations for every active employee from the registry's champion."""
+    from rekomendasi.contract.writing import write_table
+    from rekomendasi.jobs.outputs import require_champion, score_options
+    from rekomendasi.jobs.scores import batch_job
+    from rekomendasi.jobs.snapshots import SNAPSHOT_STAGES, snapshot_job
+    from rekomendasi.registry import registry_from_settings
+
+    if out.suffix not in (".csv", ".parquet"):
+        raise typer.BadParameter(f"--out must end in .csv or .parquet, got {out.name!r}")
+    settings = get_settings()
+    date = parse_as_of(as_of)
+    data_dir = data or settings.resolve(settings.data_dir)
+    with friendly_errors():
+        registry = registry_from_settings(settings)
+        require_champion(registry)
+        # A kept store holds what the API serves (REKOMENDASI_SCORES_TOP_N); a temporary one only the k.
+        options, config_file = score_options(settings, None if store is not None else k)
+        with stages(SNAPSHOT_STAGES, f"recommendations for {data_dir}") as advance:
+            run = snapshot_job(settings, data_dir, date, progress=advance)
+        with counted("ranking by agency") as progress:
+            result = batch_job(
+                run.snapshot, registry, out, k, options, write_table, store_root=store, progress=progress
+            )
+    print_sources(evidence_spec=run.spec_file, train_config=config_file)
+    console.print(f"wrote {result.rows:,} recommendations for {result.employees:,} employees to {out}")
+    if result.store is not None:
+        console.print(f"scores store: {result.store}", soft_wrap=True, highlight=False)
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface (default REKOMENDASI_API_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default REKOMENDASI_API_PORT, 8000).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Server processes (default REKOMENDASI_API_WORKERS, 1).")
+    ] = None,
+    demo_key: Annotated[
+        bool,
+        typer.Option(help="Create a planner key for the snapshot's first agency and print a curl example."),
+    ] = False,
+) -> None:
+    """Serve the API (uvicorn) on the latest snapshot and the registry's champion; docs at /docs."""
+    import logging
+
+    import uvicorn
+
+    settings = get_settings()
+    host = host or settings.api_host
+    port = port or settings.api_port
+    if demo_key:
+        _print_demo_key(settings, host, port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        "rekomendasi.serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.api_workers,
+        access_log=False,  # ours hashes NIPs; uvicorn's would print them
+        log_level="info",
+    )
+
+
+def _print_demo_key(settings: Settings, host: str, port: int) -> None:
+    """A planner key for the first agency of the snapshot, with a working curl example (demo only)."""
+    from rekomendasi.jobs.demo import demo_key
+
+    with friendly_errors():
+        demo = demo_key(settings)
+    # Plain echo, not rich: a wrapped curl line could not be pasted.
+    typer.echo(f"demo API key (planner for {demo.agency}; shown once): {demo.key}")
+    typer.echo(
+        f"try: curl -s -H 'X-API-Key: {demo.key}' "
+        f"'http://{host}:{port}/v1/employees/{demo.nip}/recommendations?k=3&lang=en'"
+    )
+    typer.echo(f"docs: http://{host}:{port}/docs")

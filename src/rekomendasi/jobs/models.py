@@ -1,0 +1,121 @@
+"""Model jobs: ``evaluate`` (fit the ranker, compare it with the baselines) and ``train`` (the same, then
+log, register and gate it in the registry)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rekomendasi.jobs.inputs import (
+    ConfigFile,
+    Stage,
+    TrainingInputs,
+    text_encoder,
+    text_model_name,
+    training_inputs,
+)
+from rekomendasi.ranking.lifecycle import TrainOutcome, train_and_register
+from rekomendasi.ranking.report import write_report
+from rekomendasi.ranking.train import FitResult, evaluate_ranker, fit_ranker
+from rekomendasi.registry import ModelRegistry
+from rekomendasi.settings import Settings
+
+# Calls each job makes to its progress function.
+EVALUATE_STAGES = 7
+TRAIN_STAGES = 8
+
+
+def source_tags(spec_file: ConfigFile, config_file: ConfigFile) -> dict[str, str]:
+    """Run tags naming the evidence spec and training config files a run read, with their hashes."""
+    return {
+        "evidence_spec_path": str(spec_file.path),
+        "evidence_spec_file_sha256": spec_file.sha256,
+        "train_config_path": str(config_file.path),
+        "train_config_file_sha256": config_file.sha256,
+    }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What ``evaluate`` fitted and measured.
+
+    Attributes:
+        tables: the comparison tables by name (models, per k, by group ...).
+        report: the HTML page written, when a report folder was asked for.
+    """
+
+    inputs: TrainingInputs
+    fit: FitResult
+    tables: dict[str, pd.DataFrame]
+    report: Path | None
+
+
+def evaluate_job(
+    settings: Settings,
+    data: Path | None,
+    as_of: dt.date | None,
+    report: Path | None = None,
+    progress: Stage | None = None,
+) -> Evaluation:
+    """Fit the ranker on outcomes (time split) and compare it with the baselines on held-out employees;
+    with ``report``, also write the report (HTML with plots, markdown, CSVs) to that folder.
+
+    Raises:
+        ConfigError: the evidence spec or the training config is missing or invalid.
+        DataContractError: the data breaks the contract or has too little history.
+    """
+    inputs = training_inputs(settings, data, as_of, progress)
+    fit = fit_ranker(inputs.dataset, inputs.spec, inputs.config, inputs.as_of, progress=progress)
+    if progress is not None:
+        progress("evaluate")
+    tables = evaluate_ranker(inputs.dataset, fit, inputs.config)
+    page = None
+    if report is not None:
+        page = write_report(
+            tables,
+            report,
+            f"Ranker evaluation of {inputs.data_dir.name} as of {inputs.as_of}",
+            f"Trained on enrolments of {fit.train_years}, early-stopped on {fit.validation_year}; "
+            f"{len(fit.holdout):,} held-out employees.",
+        )
+    return Evaluation(inputs, fit, tables, page)
+
+
+@dataclass(frozen=True)
+class Training:
+    """What ``train`` registered and decided."""
+
+    inputs: TrainingInputs
+    outcome: TrainOutcome
+
+
+def train_job(
+    settings: Settings,
+    registry: ModelRegistry,
+    data: Path | None,
+    as_of: dt.date | None,
+    progress: Stage | None = None,
+) -> Training:
+    """Train on outcomes, evaluate, log the run (tagged with the spec and config files it read) to the
+    registry, alias the new version ``challenger``, and make it ``champion`` when it is not worse than the
+    current one on the same validation set.
+
+    Raises:
+        ConfigError: the evidence spec or the training config is missing or invalid.
+        DataContractError: the data breaks the contract or has too little history.
+    """
+    inputs = training_inputs(settings, data, as_of, progress)
+    outcome = train_and_register(
+        inputs.dataset,
+        inputs.spec,
+        inputs.config,
+        registry,
+        inputs.as_of,
+        text_model_name(text_encoder(settings)),
+        progress=progress,
+        extra_tags=source_tags(inputs.spec_file, inputs.config_file),
+    )
+    return Training(inputs, outcome)

@@ -1,0 +1,172 @@
+"""Snapshot jobs: build the as-of snapshot of a data directory (``features``, and the snapshot ``score``
+and ``batch`` rank), judge one against a simulated world's truth (``evaluate-features``), and read the
+roster of a written one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from rekomendasi.contract import Dataset
+from rekomendasi.errors import ModelNotReady
+from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot, read_snapshot, write_snapshot
+from rekomendasi.features.quality import estimation_quality, text_accuracy
+from rekomendasi.features.schemas import Roster
+from rekomendasi.features.textmap import fit_text_model
+from rekomendasi.jobs.inputs import (
+    ConfigFile,
+    Stage,
+    as_of_date,
+    data_dir,
+    evidence_spec,
+    load_data,
+    text_encoder,
+)
+from rekomendasi.settings import Settings
+
+# Calls a snapshot job makes to its progress function: loading, the six stages of build_snapshot, done.
+SNAPSHOT_STAGES = 8
+
+
+@dataclass(frozen=True)
+class SnapshotRun:
+    """A built snapshot with what it was built from.
+
+    Attributes:
+        seconds: seconds per stage, in the order they ran.
+        paths: the files written (empty when the snapshot was not written).
+    """
+
+    data_dir: Path
+    dataset: Dataset
+    snapshot: Snapshot
+    spec: EvidenceSpec
+    spec_file: ConfigFile
+    seconds: dict[str, float]
+    paths: list[Path] = field(default_factory=list)
+
+
+def snapshot_job(
+    settings: Settings,
+    data: Path | None,
+    as_of: dt.date | None,
+    embeddings: bool | None = None,
+    out: Path | None = None,
+    progress: Stage | None = None,
+    dataset: Dataset | None = None,
+) -> SnapshotRun:
+    """Load the data (unless ``dataset`` is given), build the snapshot of the as-of date, and write it to
+    ``out`` when given. The manifest records the evidence spec's file (``spec_path``, ``spec_file_sha256``).
+
+    Args:
+        data: the data directory (default ``REKOMENDASI_DATA_DIR``).
+        as_of: the ``--as-of`` option, or None for the rule of :func:`~rekomendasi.jobs.inputs.as_of_date`.
+        embeddings: use the sentence encoder (None: ``REKOMENDASI_TEXT_EMBEDDINGS``).
+        progress: called with each stage's name (:data:`SNAPSHOT_STAGES` calls).
+
+    Raises:
+        ConfigError: the evidence spec is missing or invalid.
+        DataContractError: the data breaks the contract.
+    """
+    spec, spec_file = evidence_spec(settings)
+    directory = data_dir(settings, data)
+    seconds: dict[str, float] = {}
+    clock = [("load data", time.perf_counter())]
+
+    def timed(name: str) -> None:
+        now = time.perf_counter()
+        previous, started = clock.pop()
+        seconds[previous] = round(now - started, 1)
+        clock.append((name, now))
+        if progress is not None:
+            progress(name)
+
+    if progress is not None:
+        progress("load data")
+    if dataset is None:
+        dataset = load_data(settings, directory)
+    date = as_of_date(settings, dataset, as_of)
+    snapshot = build_snapshot(dataset, date, spec, text_encoder(settings, embeddings), progress=timed)
+    timed("done")
+    snapshot.manifest["spec_path"] = str(spec_file.path)
+    snapshot.manifest["spec_file_sha256"] = spec_file.sha256
+    paths = write_snapshot(snapshot, out) if out is not None else []
+    return SnapshotRun(directory, dataset, snapshot, spec, spec_file, seconds, paths)
+
+
+def scoring_snapshot(
+    settings: Settings,
+    data: Path | None,
+    as_of: dt.date | None,
+    snapshot_dir: Path,
+    progress: Stage | None = None,
+) -> tuple[Snapshot, SnapshotRun | None]:
+    """The snapshot ``score`` ranks: with ``data``, built and written to ``snapshot_dir`` first (so the
+    server serves the very snapshot the scores were made from); without, the one in ``snapshot_dir``.
+
+    Returns:
+        The snapshot, and the run that built it (None when it was read).
+
+    Raises:
+        ModelNotReady: no ``data`` and no snapshot in ``snapshot_dir``.
+    """
+    if data is None:
+        return read_snapshot(snapshot_dir), None
+    run = snapshot_job(settings, data, as_of, out=snapshot_dir, progress=progress)
+    return run.snapshot, run
+
+
+def active_roster(snapshot_dir: Path) -> pd.DataFrame:
+    """The active employees of a written snapshot (nip, instansi_id), sorted by nip, read from its roster
+    alone (no other table is loaded).
+
+    Raises:
+        ModelNotReady: the directory holds no snapshot roster (with the command that builds one).
+    """
+    path = snapshot_dir / "roster.parquet"
+    if not path.exists():
+        raise ModelNotReady(
+            f"no snapshot in {snapshot_dir}; build one with "
+            f"`rekomendasi features --data DIR --out {snapshot_dir}`."
+        )
+    roster = pd.read_parquet(path, columns=[Roster.nip, Roster.instansi_id, Roster.active])
+    active = roster[roster[Roster.active].fillna(False).astype(bool)]
+    return active[[Roster.nip, Roster.instansi_id]].sort_values(Roster.nip).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class FeatureQuality:
+    """What ``evaluate-features`` measured.
+
+    Attributes:
+        levels: estimated and naive competency levels against truth, per measure.
+        text: text-to-competency accuracy of untagged generated texts against truth.
+    """
+
+    as_of: dt.date
+    spec_file: ConfigFile
+    levels: pd.DataFrame
+    text: pd.DataFrame
+
+
+def evaluate_features_job(
+    settings: Settings,
+    data: Path,
+    as_of: dt.date | None,
+    embeddings: bool | None = None,
+    progress: Stage | None = None,
+) -> FeatureQuality:
+    """Build the snapshot of a simulated data directory and judge it against its ``truth/``.
+
+    Raises:
+        ConfigError: the evidence spec is missing or invalid.
+        DataContractError: the data breaks the contract, or has no ``truth/``.
+    """
+    run = snapshot_job(settings, data, as_of, embeddings, progress=progress)
+    levels = estimation_quality(run.snapshot, run.dataset)
+    text_model = fit_text_model(run.dataset.tables, run.spec, text_encoder(settings, embeddings))
+    return FeatureQuality(run.snapshot.as_of, run.spec_file, levels, text_accuracy(text_model, run.dataset))

@@ -1,0 +1,223 @@
+"""The scores store: every active employee's unfiltered top N, scored and explained, as a Parquet
+dataset partitioned by agency (hive layout, ``instansi_id=<id>/part-0.parquet``), identified by the
+snapshot and the model version that made it.
+
+Layout under a root directory (``Settings.scores_dir``)::
+
+    <root>/<as-of>_<fingerprint>_v<version>_<run>/   one store per (snapshot, model)
+        _manifest.json                              what made it, and its size (the leading underscore
+                                                    keeps Parquet readers from taking it for data)
+        instansi_id=<agency>/part-0.parquet         rows sorted by nip and rank; a row group holds
+                                                    EMPLOYEES_PER_GROUP employees, never splits one
+
+A store is written into a hidden sibling directory and renamed into place when complete, so a reader
+never sees half a store. Readers (the API, ``batch``, plans) open the one that matches their snapshot and
+champion; a server reads one agency's row group per request (no worker loads every partition).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rekomendasi import __version__
+from rekomendasi.errors import ModelNotReady
+from rekomendasi.features import Snapshot
+from rekomendasi.recommend.core import DEFAULT_OPTIONS, Ranker, ScoreOptions, empty_scores, score_snapshot
+from rekomendasi.recommend.schemas import SCORE_COLUMNS, Scores
+from rekomendasi.rowgroups import GroupCache, GroupedFile, write_grouped
+
+STORE_FORMAT = 1
+MANIFEST = "_manifest.json"
+EMPLOYEES_PER_GROUP = 32
+PARTITION = Scores.instansi_id
+_FILE_COLUMNS = [c for c in SCORE_COLUMNS if c != PARTITION]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreId:
+    """What a store was made from: the snapshot and the registered model version."""
+
+    snapshot_id: str
+    model_version: str
+    run_id: str
+
+    @property
+    def name(self) -> str:
+        """str: the store's directory name (safe on every file system)."""
+        raw = f"{self.snapshot_id}_v{self.model_version}_{self.run_id[:8]}"
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", raw.replace(":", "_"))
+
+
+def partition_dir(root: Path, agency: str) -> Path:
+    """The directory of one agency's partition (hive layout, the value URI-encoded as pyarrow does)."""
+    return root / f"{PARTITION}={quote(agency, safe='')}"
+
+
+def write_store(
+    root: Path,
+    snapshot: Snapshot,
+    model: Ranker,
+    store_id: StoreId,
+    options: ScoreOptions = DEFAULT_OPTIONS,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Score every active employee of ``snapshot`` and write the store under ``root``; return its path.
+
+    Agencies are scored and written one at a time, so memory holds one agency's pairs at most.
+
+    Args:
+        progress: called with (agencies done, agencies in all) after each agency.
+    """
+    final = root / store_id.name
+    partial = root / f".{store_id.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    total = int(snapshot.roster.loc[snapshot.roster["active"], "instansi_id"].nunique())
+    rows = employees = agencies = 0
+    try:
+        for agency, scores in score_snapshot(snapshot, model, options):
+            _write_partition(partition_dir(partial, agency), scores)
+            rows += len(scores)
+            employees += int(scores[Scores.nip].nunique())
+            agencies += 1
+            if progress is not None:
+                progress(agencies, total)
+        manifest = {
+            "format": STORE_FORMAT,
+            "snapshot_id": store_id.snapshot_id,
+            "model_version": store_id.model_version,
+            "run_id": store_id.run_id,
+            "as_of": snapshot.as_of.isoformat(),
+            "top_n": options.top_n,
+            "explained": options.explained,
+            "candidates": options.candidates,
+            "agencies": agencies,
+            "employees": employees,
+            "rows": rows,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "rekomendasi_version": __version__,
+        }
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _replace(partial, final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return final
+
+
+def _write_partition(directory: Path, scores: pd.DataFrame) -> None:
+    # Without pandas' metadata: its name for the Arrow-typed gaps column cannot be read back by every
+    # reader, and Arrow's own schema says everything.
+    table = pa.Table.from_pandas(scores[_FILE_COLUMNS], preserve_index=False).replace_schema_metadata(None)
+    write_grouped(table, directory / "part-0.parquet", EMPLOYEES_PER_GROUP)
+
+
+def _replace(partial: Path, final: Path) -> None:
+    """Move a complete store into place; an older store of the same name is removed after the swap."""
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(old)
+        partial.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        partial.rename(final)
+
+
+class ScoresStore:
+    """A store opened for reading. Thread-safe; decoded row groups are kept in a small LRU cache.
+
+    Args:
+        path: the store's directory (``<root>/<StoreId.name>``).
+        cache_groups: decoded row groups kept in memory (each holds up to ``EMPLOYEES_PER_GROUP``
+            employees' rows).
+    """
+
+    def __init__(self, path: Path, cache_groups: int = 256) -> None:
+        manifest = path / MANIFEST
+        if not manifest.exists():
+            raise ModelNotReady(f"no scores store in {path}.")
+        self.path = path
+        self.manifest: dict[str, object] = json.loads(manifest.read_text(encoding="utf-8"))
+        self._cache = GroupCache(cache_groups)
+        self._lock = threading.Lock()
+        self._files: dict[str, GroupedFile | None] = {}
+
+    @classmethod
+    def open(cls, root: Path, store_id: StoreId, command: str, cache_groups: int = 256) -> ScoresStore:
+        """The store of ``store_id`` under ``root``.
+
+        Raises:
+            ModelNotReady: there is none (the message names what exists and the ``command`` to run).
+        """
+        path = root / store_id.name
+        if not (path / MANIFEST).exists():
+            others = sorted(p.name for p in root.glob("*") if (p / MANIFEST).exists())
+            found = f" (it holds {', '.join(others[-3:])})" if others else ""
+            raise ModelNotReady(
+                f"no scores for snapshot {store_id.snapshot_id} and model v{store_id.model_version} "
+                f"in {root}{found}; run `{command}`."
+            )
+        return cls(path, cache_groups)
+
+    @property
+    def top_n(self) -> int:
+        """int: ranked entries kept per employee."""
+        return int(self.manifest["top_n"])  # type: ignore[call-overload]
+
+    @property
+    def explained(self) -> int:
+        """int: ranks (from the first) that carry the model's contributions."""
+        return min(int(self.manifest["explained"]), self.top_n)  # type: ignore[call-overload]
+
+    def employee(self, agency: str, nip: str) -> pa.Table:
+        """One employee's rows (columns of :class:`Scores` but ``instansi_id``), best first; empty when
+        the store has none (no eligible entry)."""
+        opened = self._file(agency)
+        return opened.rows(nip) if opened is not None else _empty_table()
+
+    def agencies(self) -> list[str]:
+        """The agencies with a partition, sorted."""
+        prefix = f"{PARTITION}="
+        return sorted(unquote(p.name[len(prefix) :]) for p in self.path.glob(f"{prefix}*"))
+
+    def read(self, agency: str, max_rank: int | None = None) -> pd.DataFrame:
+        """One agency's rows as a :class:`Scores` table (with ``instansi_id``), ranks up to ``max_rank``."""
+        path = partition_dir(self.path, agency) / "part-0.parquet"
+        if not path.exists():
+            return empty_scores()
+        table = pq.read_table(path, filters=[(Scores.rank, "<=", max_rank)] if max_rank else None)
+        frame = table.to_pandas(types_mapper=_types)
+        frame.insert(0, PARTITION, pd.Series([agency] * len(frame), dtype="str"))
+        return Scores.validate(frame)
+
+    def _file(self, agency: str) -> GroupedFile | None:
+        with self._lock:
+            if agency in self._files:
+                return self._files[agency]
+        path = partition_dir(self.path, agency) / "part-0.parquet"
+        opened = GroupedFile(path, self._cache) if path.exists() else None
+        with self._lock:
+            return self._files.setdefault(agency, opened)
+
+
+def _types(arrow_type: pa.DataType) -> object:
+    """pandas dtypes of a store file's columns: strings as pandas strings, the gaps as Arrow lists."""
+    if pa.types.is_list(arrow_type):
+        return pd.ArrowDtype(arrow_type)
+    return None
+
+
+def _empty_table() -> pa.Table:
+    return pa.Table.from_pandas(empty_scores()[_FILE_COLUMNS], preserve_index=False)

@@ -1,0 +1,103 @@
+"""Parquet files whose row groups hold whole employees, read one employee at a time.
+
+The snapshot's per-employee tables and the scores store are written this way: rows sorted by nip, a row
+group every ``employees_per_group`` employees, never splitting one. A reader finds an employee's row group
+by binary search on each group's first nip (from the file's statistics) and decodes only that group,
+keeping the most recent ones in a small cache: a server answers anyone without holding everyone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+NIP = "nip"
+
+
+def write_grouped(table: pa.Table, path: Path, employees_per_group: int) -> Path:
+    """Write ``table`` (sorted by its ``nip`` column) with each row group holding whole employees."""
+    nips = table.column(NIP).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, nips[1:] != nips[:-1]]) if len(nips) else np.array([0])
+    bounds = [*starts[::employees_per_group].tolist(), len(nips)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+        for low, high in itertools.pairwise(bounds):
+            writer.write_table(table.slice(low, high - low), row_group_size=max(high - low, 1))
+    return path
+
+
+class GroupCache:
+    """Decoded row groups of any number of grouped files, least recently used dropped first.
+
+    Args:
+        max_groups: row groups kept (each holds ``employees_per_group`` employees' rows).
+    """
+
+    def __init__(self, max_groups: int) -> None:
+        self.max_groups = max_groups
+        self._lock = threading.Lock()
+        self._groups: OrderedDict[tuple[str, int], tuple[pa.Table, np.ndarray]] = OrderedDict()
+
+    def get(self, key: tuple[str, int]) -> tuple[pa.Table, np.ndarray] | None:
+        with self._lock:
+            found = self._groups.get(key)
+            if found is not None:
+                self._groups.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, int], value: tuple[pa.Table, np.ndarray]) -> None:
+        with self._lock:
+            self._groups[key] = value
+            while len(self._groups) > self.max_groups:
+                self._groups.popitem(last=False)
+
+
+class GroupedFile:
+    """A file written by :func:`write_grouped`, opened for reading employees' rows.
+
+    Thread-safe. The file's footer is read once; row groups are decoded on demand into ``cache``.
+    """
+
+    def __init__(self, path: Path, cache: GroupCache) -> None:
+        self.path = path
+        self._cache = cache
+        self._handle = pq.ParquetFile(path, memory_map=True)
+        self._lock = threading.Lock()
+        meta = self._handle.metadata
+        column = self._handle.schema_arrow.get_field_index(NIP)
+        firsts = [meta.row_group(i).column(column).statistics.min for i in range(meta.num_row_groups)]
+        self.width = max((len(f) for f in firsts), default=1)
+        self._firsts = np.array([f.encode() for f in firsts], dtype=f"S{self.width}")
+
+    @property
+    def schema(self) -> pa.Schema:
+        """pa.Schema: the file's schema (with its pandas metadata, when it was written with it)."""
+        return self._handle.schema_arrow
+
+    def rows(self, nip: str) -> pa.Table:
+        """The employee's rows, in file order (an empty table when there are none)."""
+        key = nip.encode()
+        group = int(np.searchsorted(self._firsts, key, side="right")) - 1
+        if group < 0 or len(key) > self.width:
+            return self.schema.empty_table()
+        table, keys = self._group(group)
+        low = int(np.searchsorted(keys, key, side="left"))
+        high = int(np.searchsorted(keys, key, side="right"))
+        return table.slice(low, high - low)
+
+    def _group(self, group: int) -> tuple[pa.Table, np.ndarray]:
+        cache_key = (str(self.path), group)
+        found = self._cache.get(cache_key)
+        if found is not None:
+            return found
+        with self._lock:  # one reader of the file at a time; decoding releases the GIL
+            table = self._handle.read_row_group(group)
+        keys = table.column(NIP).to_numpy(zero_copy_only=False).astype(f"S{self.width}")
+        self._cache.put(cache_key, (table, keys))
+        return table, keys

@@ -1,0 +1,14 @@
+"""The API's routes, one module per resource. Each translates HTTP to calls on the engine and the
+stores: scope checks and audit rows come from :mod:`rekomendasi.serving.deps`, answers from
+:mod:`rekomendasi.serving.answers`."""
+
+from fastapi import APIRouter
+
+from rekomendasi.serving.routes import catalog, employees, feedback, recommendations, system
+
+api_router = APIRouter()
+for _module in (recommendations, employees, feedback, catalog, system):
+    api_router.include_router(_module.router)
+system_router = system.system_router
+
+__all__ = ["api_router", "system_router"]

@@ -1,0 +1,34 @@
+"""Feedback route: what happened to a recommendation, including the person's objection."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from rekomendasi.errors import BadRequest
+from rekomendasi.serving import schemas as s
+from rekomendasi.serving.deps import ERRORS, Caller, Service, body_limit, guarded, only
+
+router = APIRouter(tags=["feedback"])
+
+
+@router.post(
+    "/feedback",
+    response_model=s.FeedbackOut,
+    status_code=201,
+    responses={**ERRORS, 404: {"model": s.Problem, "description": "Unknown training id or NIP (admin)."}},
+    dependencies=[Depends(body_limit), Depends(only())],
+)
+async def feedback(
+    request: Request, service: Service, principal: Caller, body: s.FeedbackIn
+) -> s.FeedbackOut:
+    """Record what happened to a recommendation: accepted, rejected, enrolled, completed, or objected
+    (the person contests an automated recommendation, UU 27/2022 art. 10; a reason is required).
+    Stored durably; `rekomendasi feedback export` hands it to training."""
+    engine = service.require_engine()
+    guarded(service, principal, request, body.nip)
+    if body.training_id not in engine.entry_info:
+        raise BadRequest(f"training_id {body.training_id!r} is not in the catalogue.")
+    version = engine.model_version.version
+    row = service.stores.feedback.add(principal, body.nip, body.training_id, body.event, body.reason, version)
+    service.record(principal, request, [body.nip], 201)
+    return s.FeedbackOut(id=row, event=str(body.event), model_version=version)

@@ -1,0 +1,244 @@
+"""API keys: create, authenticate (with a short cache), list and revoke.
+
+Only the SHA-256 of each key's secret is stored; the plaintext (:func:`~rekomendasi.serving.auth.format_key`)
+is shown once, when the key is created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from rekomendasi.serving.auth import (
+    Principal,
+    Role,
+    format_key,
+    new_key_id,
+    new_secret,
+    parse_key,
+    sha256_hex,
+)
+from rekomendasi.serving.store.db import (
+    METADATA,
+    Database,
+    StateInputError,
+    UtcDateTime,
+    parse_choice,
+    required,
+    utc_now,
+)
+
+logger = logging.getLogger(__name__)
+
+CACHE_TTL_SECONDS = 30.0
+"""How long a successful key lookup is trusted; a revocation by another process takes at most this."""
+_CACHE_MAX_ENTRIES = 1024
+
+API_KEYS = sa.Table(
+    "api_keys",
+    METADATA,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("agencies", sa.Text, nullable=False),  # JSON list of instansi_id, sorted
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """An API key as listed: never its secret nor its hash."""
+
+    key_id: str
+    name: str
+    role: Role
+    agencies: frozenset[str]
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        """bool: True until the key is revoked."""
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class _CacheEntry:
+    principal: Principal
+    expires: float
+
+
+class KeyStore:
+    """The API keys in the state database.
+
+    Safe to share between threads; one instance per process.
+
+    Args:
+        db: The state database; the ``api_keys`` table is created if missing.
+        cache_ttl: Seconds a successful key lookup is reused without asking the database (>= 0).
+        clock: Monotonic clock in seconds, for the cache; tests pass a fake one.
+
+    Raises:
+        ConfigError: The database cannot be opened.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        cache_ttl: float = CACHE_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._cache_ttl = cache_ttl
+        self._clock = clock
+        self._cache: dict[str, _CacheEntry] = {}
+        self._cache_lock = threading.Lock()
+        db.create([API_KEYS])
+
+    def create_key(self, name: str, role: Role | str, agencies: Iterable[str] = ()) -> tuple[Principal, str]:
+        """Create an API key and return its principal and plaintext, which is never retrievable again.
+
+        The plaintext is ``rk_<key_id>_<secret>``; only the SHA-256 of the secret is stored, which is
+        enough for a 256-bit random secret (no password stretching needed).
+
+        Raises:
+            StateInputError: Empty name, unknown role, admin with agencies, or planner/platform without.
+        """
+        principal = Principal(
+            new_key_id(), _clean_name(name), parse_choice(Role, role, "role"), _clean_agencies(agencies)
+        )
+        _check_scope(principal)
+        secret = new_secret()
+        with self._db.writing() as conn:
+            conn.execute(
+                API_KEYS.insert(),
+                {
+                    "key_id": principal.key_id,
+                    "name": principal.name,
+                    "role": principal.role.value,
+                    "agencies": json.dumps(sorted(principal.agencies)),
+                    "secret_sha256": sha256_hex(secret),
+                    "created_at": utc_now(),
+                },
+            )
+        logger.info("created API key %s (%s) for %s", principal.key_id, principal.role, principal.name)
+        return principal, format_key(principal.key_id, secret)
+
+    def authenticate(self, plaintext: str) -> Principal | None:
+        """Return the principal of an active key, or None for unknown, malformed or revoked keys.
+
+        Successful lookups are cached for ``cache_ttl`` seconds under the SHA-256 of the plaintext, so a
+        key revoked by another process stops working within that time (at once in this instance).
+        """
+        parsed = parse_key(plaintext)
+        if parsed is None:
+            return None
+        digest = sha256_hex(plaintext)
+        cached = self._cache_get(digest)
+        if cached is not None:
+            return cached
+        principal = self._lookup(*parsed)
+        if principal is not None:
+            self._cache_put(digest, principal)
+        return principal
+
+    def list_keys(self) -> list[KeyInfo]:
+        """Return every key, active and revoked, oldest first; without secrets or hashes."""
+        stmt = sa.select(API_KEYS).order_by(API_KEYS.c.created_at, API_KEYS.c.key_id)
+        with self._db.reading() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [
+            KeyInfo(
+                key_id=row["key_id"],
+                name=row["name"],
+                role=Role(row["role"]),
+                agencies=frozenset(json.loads(row["agencies"])),
+                created_at=row["created_at"],
+                revoked_at=row["revoked_at"],
+            )
+            for row in rows
+        ]
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; return False when no active key has this id. The row stays, for the audit log."""
+        stmt = (
+            API_KEYS.update()
+            .where(API_KEYS.c.key_id == key_id, API_KEYS.c.revoked_at.is_(None))
+            .values(revoked_at=utc_now())
+        )
+        with self._db.writing() as conn:
+            revoked = conn.execute(stmt).rowcount == 1
+        with self._cache_lock:
+            for digest in [d for d, e in self._cache.items() if e.principal.key_id == key_id]:
+                del self._cache[digest]
+        if revoked:
+            logger.info("revoked API key %s", key_id)
+        return revoked
+
+    def _lookup(self, key_id: str, secret: str) -> Principal | None:
+        stmt = sa.select(API_KEYS).where(API_KEYS.c.key_id == key_id, API_KEYS.c.revoked_at.is_(None))
+        with self._db.reading() as conn:
+            row = conn.execute(stmt).mappings().first()
+        if row is None or not hmac.compare_digest(row["secret_sha256"], sha256_hex(secret)):
+            return None
+        return Principal(
+            row["key_id"], row["name"], Role(row["role"]), frozenset(json.loads(row["agencies"]))
+        )
+
+    def _cache_get(self, digest: str) -> Principal | None:
+        with self._cache_lock:
+            entry = self._cache.get(digest)
+            if entry is None:
+                return None
+            if entry.expires <= self._clock():
+                del self._cache[digest]
+                return None
+            return entry.principal
+
+    def _cache_put(self, digest: str, principal: Principal) -> None:
+        if self._cache_ttl <= 0:
+            return
+        now = self._clock()
+        with self._cache_lock:
+            if len(self._cache) >= _CACHE_MAX_ENTRIES:
+                self._cache = {d: e for d, e in self._cache.items() if e.expires > now}
+            if len(self._cache) >= _CACHE_MAX_ENTRIES:  # still full of live keys: drop the oldest
+                del self._cache[next(iter(self._cache))]
+            self._cache[digest] = _CacheEntry(principal, now + self._cache_ttl)
+
+
+def _clean_name(name: str) -> str:
+    cleaned = required(name, "the key's name")
+    if len(cleaned) > 200:
+        raise StateInputError(f"the key's name has {len(cleaned)} characters; use at most 200")
+    return cleaned
+
+
+def _clean_agencies(agencies: Iterable[str]) -> frozenset[str]:
+    if isinstance(agencies, str):  # a lone string would otherwise become a set of its characters
+        agencies = [agencies]
+    cleaned = [agency.strip() for agency in agencies]
+    if any(not agency for agency in cleaned):
+        raise StateInputError("an agency (instansi_id) is empty")
+    return frozenset(cleaned)
+
+
+def _check_scope(principal: Principal) -> None:
+    if principal.role == Role.ADMIN and principal.agencies:
+        raise StateInputError(
+            "an admin key sees every agency; create it without agencies "
+            f"(got {', '.join(sorted(principal.agencies))})"
+        )
+    if principal.role != Role.ADMIN and not principal.agencies:
+        raise StateInputError(f"a {principal.role} key needs at least one agency (instansi_id)")

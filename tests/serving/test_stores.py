@@ -1,0 +1,71 @@
+"""Opening the stores: one database for all three, the NIP salt, URLs resolved against the home,
+and clear configuration errors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from rekomendasi.errors import ConfigError
+from rekomendasi.serving.auth import DEFAULT_NIP_SALT
+from rekomendasi.serving.store import (
+    AuditLog,
+    Database,
+    FeedbackStore,
+    Stores,
+    open_stores,
+    resolve_state_url,
+)
+from rekomendasi.settings import Settings
+
+from .conftest import NIP_A, SALT
+
+
+def test_the_stores_share_one_database(stores: Stores, db_path: Path) -> None:
+    principal, _ = stores.keys.create_key("ops", "admin")
+    stores.audit.append(principal, "GET /x", [NIP_A], None, None, 200)
+    stores.feedback.add(principal, NIP_A, "T-1", "accepted")
+    assert stores.url == f"sqlite:///{db_path}"
+    with Stores.open(stores.url, nip_salt=SALT) as again:
+        assert [k.key_id for k in again.keys.list_keys()] == [principal.key_id]
+        assert len(again.audit.read()) == 1 and len(again.feedback.export()) == 1
+
+
+def test_empty_salt_is_refused(db_path: Path) -> None:
+    with pytest.raises(ValueError, match="nip_salt is empty"):
+        Stores.open(f"sqlite:///{db_path}", nip_salt="")
+    assert not db_path.parent.exists(), "refused before touching the database"
+    db = Database("sqlite://")
+    for store in (AuditLog, FeedbackStore):
+        with pytest.raises(ValueError, match="nip_salt is empty"):
+            store(db, "")
+    db.close()
+
+
+def test_relative_sqlite_path_resolves_against_home(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, state_db_url="sqlite:///var/state.db")
+    assert resolve_state_url(settings) == f"sqlite:///{tmp_path}/var/state.db"
+    open_stores(settings).close()
+    assert (tmp_path / "var" / "state.db").is_file()
+    absolute = Settings(home=tmp_path, state_db_url=f"sqlite:///{tmp_path}/abs.db")
+    assert resolve_state_url(absolute) == f"sqlite:///{tmp_path}/abs.db"
+    postgres = Settings(home=tmp_path, state_db_url="postgresql://u:p@db/state")
+    assert resolve_state_url(postgres) == "postgresql://u:p@db/state"
+
+
+def test_the_public_default_salt_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="rekomendasi.serving.store"):
+        open_stores(Settings(home=tmp_path, state_db_url="sqlite://", nip_salt=SALT)).close()
+        assert not caplog.records
+        open_stores(Settings(home=tmp_path, state_db_url="sqlite://", nip_salt=DEFAULT_NIP_SALT)).close()
+    assert ["nip_salt is the public default" in r.getMessage() for r in caplog.records] == [True]
+
+
+def test_invalid_url_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a SQLAlchemy URL"):
+        Stores.open("not a url", nip_salt=SALT)
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(ConfigError, match="cannot open the state database"):
+        Stores.open(f"sqlite:///{tmp_path}/dir.db", nip_salt=SALT)
