@@ -69,7 +69,7 @@ bench-features: $(STAMP)
 # The 100k world, its snapshot and a champion trained on it, made when missing.
 bench-inputs: $(STAMP)
 	test -f data/bench-100k/employees.parquet || $(BIN)/rekomendasi simulate --out data/bench-100k --employees 100000 --seed 7 --format parquet
-	test -f var/bench-snap/manifest.json || $(BIN)/rekomendasi features --data data/bench-100k --as-of 2025-12-31 --no-embeddings --out var/bench-snap
+	test -f var/bench-snap/roster.parquet || $(BIN)/rekomendasi features --data data/bench-100k --as-of 2025-12-31 --no-embeddings --out var/bench-snap
 	test -f var/bench-mlflow/mlflow.db || $(BIN)/rekomendasi bench train --data data/bench-100k
 
 bench-score: bench-inputs

@@ -26,7 +26,9 @@ def write_grouped(table: pa.Table, path: Path, employees_per_group: int) -> Path
     starts = np.flatnonzero(np.r_[True, nips[1:] != nips[:-1]]) if len(nips) else np.array([0])
     bounds = [*starts[::employees_per_group].tolist(), len(nips)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+    # Statistics of the nip column only: readers find row groups by them, and every other column's
+    # statistics would only grow the footer a reader keeps in memory.
+    with pq.ParquetWriter(path, table.schema, compression="zstd", write_statistics=[NIP]) as writer:
         for low, high in itertools.pairwise(bounds):
             writer.write_table(table.slice(low, high - low), row_group_size=max(high - low, 1))
     return path
@@ -67,7 +69,9 @@ class GroupedFile:
     def __init__(self, path: Path, cache: GroupCache) -> None:
         self.path = path
         self._cache = cache
-        self._handle = pq.ParquetFile(path, memory_map=True)
+        # Plain reads, not a memory map: the pages of a mapped file would count in the worker's resident
+        # memory as they are touched, where the kernel's page cache shares them unseen.
+        self._handle = pq.ParquetFile(path)
         self._lock = threading.Lock()
         meta = self._handle.metadata
         column = self._handle.schema_arrow.get_field_index(NIP)

@@ -19,7 +19,7 @@ from rekomendasi.recommend.batch import batch_table
 
 from .conftest import LinearRanker
 
-OPTIONS = ScoreOptions(candidates=40, top_n=12)
+OPTIONS = ScoreOptions(candidates=40, top_n=12, explained=5)
 
 
 @pytest.fixture()
@@ -42,7 +42,10 @@ def test_each_employee_reads_back_as_scored(written: tuple[Path, StoreId], snaps
     )
     for nip, agency in zip(active["nip"].iloc[::7], active["instansi_id"].iloc[::7], strict=True):
         mine = everyone[everyone["nip"] == nip].drop(columns="instansi_id")
-        assert records(store.employee(agency, nip)) == records(mine)
+        # A server reads the explained ranks (the head); jobs read every rank.
+        assert records(store.employee(agency, nip)) == records(mine[mine["rank"] <= OPTIONS.explained])
+        whole = store.read(agency)
+        assert records(whole[whole["nip"] == nip].drop(columns="instansi_id")) == records(mine)
     # A NIP of another agency, or one the store does not hold, reads as nothing.
     assert store.employee(str(active["instansi_id"].iloc[0]), "999999999999999999").num_rows == 0
     assert store.employee("no-such-agency", str(active["nip"].iloc[0])).num_rows == 0
@@ -52,7 +55,9 @@ def test_row_groups_never_split_an_employee(written: tuple[Path, StoreId]) -> No
     import pyarrow.parquet as pq
 
     path, _ = written
-    for part in path.glob("instansi_id=*/part-0.parquet"):
+    parts = sorted(path.glob("instansi_id=*/part-*.parquet"))
+    assert {p.name for p in parts} == {"part-0.parquet", "part-1.parquet"}
+    for part in parts:
         meta = pq.ParquetFile(part).metadata
         column = pq.ParquetFile(part).schema_arrow.get_field_index("nip")
         bounds = [

@@ -98,7 +98,30 @@ def bench_line(
         "machine": machine(),
         "date": dt.date.today().isoformat(),
         "version": __version__,
+        "commit": commit(),
     }
+
+
+def commit() -> str | None:
+    """The git commit of the code measured (``+`` when the working tree has changes), or None outside a
+    checkout: the release number alone does not tell two measured versions apart."""
+    root = Path(__file__).resolve().parents[3]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty else "")
 
 
 def append_record(line: dict[str, object], record: Path | None) -> None:

@@ -131,6 +131,7 @@ def serve_bench(
         "worker_rss_gb": [round(v, 2) for v in _workers(at_start)],
         "worker_rss_max_gb": round(max(_workers(at_start)), 2),
         "server_rss_after_load_gb": round(sum(after_load.values()), 2),
+        "worker_rss_after_load_gb": [round(v, 2) for v in _workers(after_load)],
         **results,
         "health_to_recommendations_ratio": round(
             float(health_run["requests_per_s"]) / max(float(closed["requests_per_s"]), 1e-9), 2

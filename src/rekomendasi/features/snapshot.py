@@ -101,16 +101,23 @@ class Snapshot:
         wanted = np.unique(np.asarray(list(nips), dtype=object))
         cut = {}
         for name in PER_EMPLOYEE:
-            rows = self._index.get(name)
-            if rows is None:
-                rows = self._index.setdefault(name, NipRows(self.table(name)[schemas.PerEmployee.nip]))
             frame = self.table(name)
             if len(wanted) == 1:  # one employee's rows are contiguous: a slice, without copying
-                low, high = rows.span(wanted[0])
+                low, high = self.span(name, str(wanted[0]))
                 cut[name] = frame.iloc[low:high].reset_index(drop=True)
             else:
-                cut[name] = frame.iloc[rows.take(wanted)].reset_index(drop=True)
+                cut[name] = frame.iloc[self._rows(name).take(wanted)].reset_index(drop=True)
         return replace(self, **cut)  # type: ignore[arg-type]  # mypy reads the cache field in
+
+    def span(self, table: str, nip: str) -> tuple[int, int]:
+        """[low, high) positions of one employee's rows in a per-employee table."""
+        return self._rows(table).span(nip)
+
+    def _rows(self, table: str) -> NipRows:
+        rows = self._index.get(table)
+        if rows is None:
+            rows = self._index.setdefault(table, NipRows(self.table(table)[schemas.PerEmployee.nip]))
+        return rows
 
     def validate(self) -> Snapshot:
         """Check every table against its schema; return self.

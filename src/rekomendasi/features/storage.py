@@ -107,7 +107,7 @@ class SnapshotReader:
         DataContractError: a table breaks its schema, or a file lacks columns of its schema.
     """
 
-    def __init__(self, snapshot_dir: Path, cache_groups: int = 256) -> None:
+    def __init__(self, snapshot_dir: Path, cache_groups: int = 64) -> None:
         manifest = _check_directory(snapshot_dir)
         self.directory = snapshot_dir
         cache = GroupCache(cache_groups)
@@ -132,7 +132,8 @@ class SnapshotReader:
         grouped = self._files.get(table)
         if grouped is not None:
             return grouped.rows(nip).to_pandas()
-        return self.head.subset([nip]).table(table)
+        low, high = self.head.span(table, nip)
+        return self.head.table(table).iloc[low:high].reset_index(drop=True)
 
     def person(self, nip: str) -> Snapshot:
         """The snapshot cut to one employee: their rows of every per-employee table, the shared tables

@@ -87,6 +87,8 @@ def batch_job(
         write: writes a frame to a path (CSV or Parquet by its extension).
     """
     options = dataclasses.replace(options, top_n=max(options.top_n, k))
+    if store_root is None:  # nobody will read its contributions: the batch file has none
+        options = dataclasses.replace(options, explained=0)
     with tempfile.TemporaryDirectory(prefix="rekomendasi-batch-") as scratch:
         root = store_root if store_root is not None else Path(scratch)
         path = score_job(snapshot, registry, root, options, progress)

@@ -1,5 +1,5 @@
 """The scores store: every active employee's unfiltered top N, scored and explained, as a Parquet
-dataset partitioned by agency (hive layout, ``instansi_id=<id>/part-0.parquet``), identified by the
+dataset partitioned by agency (hive layout, ``instansi_id=<id>/part-*.parquet``), identified by the
 snapshot and the model version that made it.
 
 Layout under a root directory (``Settings.scores_dir``)::
@@ -7,8 +7,11 @@ Layout under a root directory (``Settings.scores_dir``)::
     <root>/<as-of>_<fingerprint>_v<version>_<run>/   one store per (snapshot, model)
         _manifest.json                              what made it, and its size (the leading underscore
                                                     keeps Parquet readers from taking it for data)
-        instansi_id=<agency>/part-0.parquet         rows sorted by nip and rank; a row group holds
-                                                    EMPLOYEES_PER_GROUP employees, never splits one
+        instansi_id=<agency>/part-0.parquet         ranks 1 .. explained (what an answer shows, with the
+                                                    model contributions), sorted by nip and rank
+        instansi_id=<agency>/part-1.parquet         ranks explained+1 .. N (plans, deep lists)
+                                                    a row group holds EMPLOYEES_PER_GROUP employees of a
+                                                    file and never splits one
 
 A store is written into a hidden sibling directory and renamed into place when complete, so a reader
 never sees half a store. Readers (the API, ``batch``, plans) open the one that matches their snapshot and
@@ -39,9 +42,10 @@ from rekomendasi.recommend.core import DEFAULT_OPTIONS, Ranker, ScoreOptions, em
 from rekomendasi.recommend.schemas import SCORE_COLUMNS, Scores
 from rekomendasi.rowgroups import GroupCache, GroupedFile, write_grouped
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2
+HEAD, TAIL = "part-0.parquet", "part-1.parquet"
 MANIFEST = "_manifest.json"
-EMPLOYEES_PER_GROUP = 32
+EMPLOYEES_PER_GROUP = 16
 PARTITION = Scores.instansi_id
 _FILE_COLUMNS = [c for c in SCORE_COLUMNS if c != PARTITION]
 
@@ -89,7 +93,7 @@ def write_store(
     rows = employees = agencies = 0
     try:
         for agency, scores in score_snapshot(snapshot, model, options):
-            _write_partition(partition_dir(partial, agency), scores)
+            _write_partition(partition_dir(partial, agency), scores, options.explained)
             rows += len(scores)
             employees += int(scores[Scores.nip].nunique())
             agencies += 1
@@ -117,11 +121,20 @@ def write_store(
     return final
 
 
-def _write_partition(directory: Path, scores: pd.DataFrame) -> None:
+def _write_partition(directory: Path, scores: pd.DataFrame, explained: int) -> None:
+    """The agency's head (the explained ranks, what a server reads per request: small row groups decode
+    fast) and tail (the deeper ranks), in two files."""
+    head = scores[Scores.rank] <= explained
+    for name, rows in ((HEAD, scores[head]), (TAIL, scores[~head])):
+        if len(rows) or name == HEAD:
+            _write_file(directory / name, rows)
+
+
+def _write_file(path: Path, scores: pd.DataFrame) -> None:
     # Without pandas' metadata: its name for the Arrow-typed gaps column cannot be read back by every
     # reader, and Arrow's own schema says everything.
     table = pa.Table.from_pandas(scores[_FILE_COLUMNS], preserve_index=False).replace_schema_metadata(None)
-    write_grouped(table, directory / "part-0.parquet", EMPLOYEES_PER_GROUP)
+    write_grouped(table, path, EMPLOYEES_PER_GROUP)
 
 
 def _replace(partial: Path, final: Path) -> None:
@@ -182,8 +195,8 @@ class ScoresStore:
         return min(int(self.manifest["explained"]), self.top_n)  # type: ignore[call-overload]
 
     def employee(self, agency: str, nip: str) -> pa.Table:
-        """One employee's rows (columns of :class:`Scores` but ``instansi_id``), best first; empty when
-        the store has none (no eligible entry)."""
+        """One employee's rows of the explained ranks (columns of :class:`Scores` but ``instansi_id``),
+        best first; empty when the store has none (no eligible entry). Deeper ranks: :meth:`read`."""
         opened = self._file(agency)
         return opened.rows(nip) if opened is not None else _empty_table()
 
@@ -193,20 +206,27 @@ class ScoresStore:
         return sorted(unquote(p.name[len(prefix) :]) for p in self.path.glob(f"{prefix}*"))
 
     def read(self, agency: str, max_rank: int | None = None) -> pd.DataFrame:
-        """One agency's rows as a :class:`Scores` table (with ``instansi_id``), ranks up to ``max_rank``."""
-        path = partition_dir(self.path, agency) / "part-0.parquet"
-        if not path.exists():
+        """One agency's rows as a :class:`Scores` table (with ``instansi_id``), ranks up to ``max_rank``
+        (all when None), sorted by nip and rank."""
+        directory = partition_dir(self.path, agency)
+        files = [HEAD] if max_rank is not None and max_rank <= self.explained else [HEAD, TAIL]
+        parts = [
+            pq.read_table(directory / name, filters=[(Scores.rank, "<=", max_rank)] if max_rank else None)
+            for name in files
+            if (directory / name).exists()
+        ]
+        if not parts:
             return empty_scores()
-        table = pq.read_table(path, filters=[(Scores.rank, "<=", max_rank)] if max_rank else None)
-        frame = table.to_pandas(types_mapper=_types)
+        frame = pa.concat_tables(parts).to_pandas(types_mapper=_types)
         frame.insert(0, PARTITION, pd.Series([agency] * len(frame), dtype="str"))
+        frame = frame.sort_values([Scores.nip, Scores.rank], kind="stable").reset_index(drop=True)
         return Scores.validate(frame)
 
     def _file(self, agency: str) -> GroupedFile | None:
         with self._lock:
             if agency in self._files:
                 return self._files[agency]
-        path = partition_dir(self.path, agency) / "part-0.parquet"
+        path = partition_dir(self.path, agency) / HEAD
         opened = GroupedFile(path, self._cache) if path.exists() else None
         with self._lock:
             return self._files.setdefault(agency, opened)

@@ -83,6 +83,8 @@ class Engine:
     _people: dict[str, np.ndarray]  # roster columns of the active employees, sorted by nip
     _keys: np.ndarray  # their nips as fixed-width bytes, for binary search
     _outcomes: dict[str, dict[str, float | None]]
+    _due: dict[str, list[dict[str, object]]]  # mandatory programmes due, by nip (a small table)
+    _jp: dict[str, np.ndarray]  # development columns, in the snapshot's nip order
 
     @classmethod
     def load(
@@ -91,7 +93,7 @@ class Engine:
         scores_dir: Path,
         registry: ModelRegistry,
         options: ScoreOptions = DEFAULT_OPTIONS,
-        cache_groups: int = 256,
+        cache_groups: int = 1024,
     ) -> Engine:
         """Read the snapshot, the champion and open the scores store made from both.
 
@@ -100,7 +102,7 @@ class Engine:
                 store for this snapshot and champion (each message says what to run).
         """
         started = time.perf_counter()
-        reader = SnapshotReader(snapshot_dir, cache_groups)
+        reader = SnapshotReader(snapshot_dir)  # its tables on disk serve the rarer requests
         snapshot = reader.head
         version = registry.alias_version("champion")
         if version is None:
@@ -131,6 +133,8 @@ class Engine:
             entry_info={str(r[Catalog.training_id]): r for r in _records(snapshot.catalog)},
             _people={c: active[c].to_numpy(dtype=object) for c in active.columns},
             _keys=active[Roster.nip].to_numpy(dtype=object).astype("S18"),
+            _due=_by_nip(_records(snapshot.mandatory[snapshot.mandatory[Mandatory.due].astype(bool)])),
+            _jp={c: snapshot.development[c].to_numpy() for c in _JP_COLUMNS},
             _outcomes={
                 str(t): {
                     "participants": float(row[EntryOutcomes.takers]),
@@ -231,28 +235,37 @@ class Engine:
 
     def mandatory_due(self, nip: str) -> list[dict[str, object]]:
         """Mandatory programmes due for the employee (training_id, condition, rule_id, rule_en, enrolled)."""
-        rows = self.reader.rows("mandatory", nip)
-        return _records(rows[rows[Mandatory.due].astype(bool)])
+        return self._due.get(nip, [])
 
     def jp_status(self, nip: str) -> JpStatus | None:
         """The 20 JP obligation for the snapshot's year: earned, target, remaining."""
-        rows = self.reader.rows("development", nip)
-        if rows.empty:
+        low, high = self.snapshot.span("development", nip)
+        if high == low:
             return None
-        row = rows.iloc[0]
-        return JpStatus(
-            int(row[Development.year]),
-            float(row[Development.jp_total]),
-            float(row[Development.jp_target]),
-            float(row[Development.jp_remaining]),
-            bool(row[Development.meets_jp_target]),
-        )
+        year, total, target, remaining, met = (self._jp[c][low] for c in _JP_COLUMNS)
+        return JpStatus(int(year), float(total), float(target), float(remaining), bool(met))
 
     def past_outcomes(self, training_id: str) -> dict[str, float | None]:
         """How earlier participants fared in the entry (from the snapshot's entry outcomes)."""
         return self._outcomes.get(
             training_id, {"participants": 0.0, "completion_rate": None, "mean_score": None}
         )
+
+
+_JP_COLUMNS = (
+    Development.year,
+    Development.jp_total,
+    Development.jp_target,
+    Development.jp_remaining,
+    Development.meets_jp_target,
+)
+
+
+def _by_nip(rows: list[dict[str, object]]) -> dict[str, list[dict[str, object]]]:
+    out: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        out.setdefault(str(row[Mandatory.nip]), []).append(row)
+    return out
 
 
 def _rounded(value: float | None) -> float | None:
