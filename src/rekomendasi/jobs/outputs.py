@@ -4,8 +4,8 @@ candidates to rank and entries to keep, and a champion to rank with (checked bef
 from __future__ import annotations
 
 from rekomendasi.jobs.inputs import ConfigFile, train_config
-from rekomendasi.jobs.scores import champion
 from rekomendasi.recommend import ScoreOptions
+from rekomendasi.recommend.champion import load_champion
 from rekomendasi.registry import ModelRegistry
 from rekomendasi.settings import Settings
 
@@ -29,4 +29,4 @@ def require_champion(registry: ModelRegistry) -> None:
         ModelNotReady: there is no champion (with what to run).
     """
     if registry.alias_version("champion") is None:
-        champion(registry)  # raises the one message scoring gives
+        load_champion(registry)  # raises the one message scoring gives

@@ -12,40 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from rekomendasi.candidates import Catalogue
-from rekomendasi.errors import ModelNotReady
 from rekomendasi.features import Snapshot
-from rekomendasi.ranking.pairs import FEATURES
 from rekomendasi.recommend import ScoreOptions, ScoresStore, StoreId, write_store
 from rekomendasi.recommend.batch import batch_table
-from rekomendasi.registry import ModelRegistry, ModelVersion
+from rekomendasi.recommend.champion import load_champion
+from rekomendasi.registry import ModelRegistry
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Champion:
-    """The champion as a scoring job uses it: the model and the exact version it was loaded from."""
-
-    model: object
-    version: ModelVersion
-
-
-def champion(registry: ModelRegistry) -> Champion:
-    """The registry's champion, loaded by version (an alias moved meanwhile cannot mix two versions).
-
-    Raises:
-        ModelNotReady: no champion, or one trained on other pair features than this release computes.
-    """
-    version = registry.alias_version("champion")
-    if version is None:
-        raise ModelNotReady("no champion model yet; run `rekomendasi train --data DIR` first.")
-    model = registry.load_version(version.version)
-    if list(getattr(model, "feature_names_in_", [])) != list(FEATURES):
-        raise ModelNotReady(
-            f"champion v{version.version} was trained on other pair features than this release "
-            "computes; run `rekomendasi train` to train one for it."
-        )
-    return Champion(model, version)
 
 
 def score_job(
@@ -56,9 +29,9 @@ def score_job(
     progress: Progress | None = None,
 ) -> Path:
     """Write the scores store of ``snapshot`` and the champion under ``root``; return its directory."""
-    best = champion(registry)
+    best = load_champion(registry)
     store_id = StoreId(snapshot.snapshot_id, best.version.version, best.version.run_id)
-    return write_store(root, snapshot, best.model, store_id, options, progress)  # type: ignore[arg-type]
+    return write_store(root, snapshot, best.model, store_id, options, progress)
 
 
 @dataclass(frozen=True)

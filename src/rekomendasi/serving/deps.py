@@ -84,19 +84,18 @@ class ServiceState:
 def load_engine(state: ServiceState) -> None:
     """Load (or reload) the engine from the settings' snapshot, registry and scores store; when that is
     not possible, keep why (``/ready`` and the data routes say it, with what to run)."""
-    from rekomendasi.ranking.train import load_train_config
-    from rekomendasi.recommend import ScoreOptions
+    from rekomendasi.jobs.outputs import score_options
     from rekomendasi.registry import registry_from_settings
 
     settings = state.settings
     state.catalog_out = None
     try:
-        config = load_train_config(settings.train_config_path())
+        options, _ = score_options(settings)
         state.engine = Engine.load(
             settings.resolve(settings.snapshot_dir),
             settings.resolve(settings.scores_dir),
             registry_from_settings(settings),
-            ScoreOptions(candidates=config.candidates, top_n=settings.scores_top_n),
+            options,
             cache_groups=settings.scores_cache_groups,
         )
     except RekomendasiError as err:

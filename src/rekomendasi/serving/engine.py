@@ -23,10 +23,9 @@ import pandas as pd
 
 from rekomendasi.candidates import Catalogue, build_matrices
 from rekomendasi.contract.schemas import Catalog
-from rekomendasi.errors import EmployeeNotFound, ModelNotReady
+from rekomendasi.errors import EmployeeNotFound
 from rekomendasi.features import Snapshot, SnapshotReader
 from rekomendasi.features.schemas import CompetencyGaps, Development, EntryOutcomes, Mandatory, Roster
-from rekomendasi.ranking.pairs import FEATURES
 from rekomendasi.recommend import (
     DEFAULT_OPTIONS,
     NO_FILTERS,
@@ -39,6 +38,7 @@ from rekomendasi.recommend import (
     recommendations,
     score_employees,
 )
+from rekomendasi.recommend.champion import load_champion
 from rekomendasi.registry import ModelRegistry, ModelVersion
 
 log = logging.getLogger(__name__)
@@ -104,15 +104,8 @@ class Engine:
         started = time.perf_counter()
         reader = SnapshotReader(snapshot_dir)  # its tables on disk serve the rarer requests
         snapshot = reader.head
-        version = registry.alias_version("champion")
-        if version is None:
-            raise ModelNotReady("no champion model yet; run `rekomendasi train --data DIR` first.")
-        model: Any = registry.load("champion")
-        if list(getattr(model, "feature_names_in_", [])) != list(FEATURES):
-            raise ModelNotReady(
-                f"champion v{version.version} was trained on other pair features than this release "
-                "computes; run `rekomendasi train` to train one for it."
-            )
+        champion = load_champion(registry)
+        model, version = champion.model, champion.version
         store = ScoresStore.open(
             scores_dir,
             StoreId(snapshot.snapshot_id, version.version, version.run_id),
