@@ -94,6 +94,8 @@ class Catalogue:
     target_levels: np.ndarray  # [t, w]
     jenis_allowed: np.ndarray  # [len(JENIS_JABATAN), t] the entry admits that position type
     features: np.ndarray  # [t, len(ENTRY_COLUMNS)] float64
+    positions: dict[str, int]  # position_id -> row of peer_share
+    peer_share: np.ndarray  # [positions + 1, t] share of the position's staff who completed the entry
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> Catalogue:
@@ -129,6 +131,13 @@ class Catalogue:
             "entry_mean_score": outcomes[EntryOutcomes.mean_score].to_numpy(dtype=float),
             "entry_mean_satisfaction": outcomes[EntryOutcomes.mean_satisfaction].to_numpy(dtype=float),
         }
+        uptake = snapshot.peer_uptake[snapshot.peer_uptake[PeerUptake.training_id].isin(t_index)]
+        positions = {str(p): i for i, p in enumerate(sorted(uptake[PeerUptake.position_id].unique()))}
+        peer_share = np.zeros((len(positions) + 1, len(ids)), dtype=np.float32)  # last row: no peers
+        peer_share[
+            uptake[PeerUptake.position_id].map(positions).to_numpy(dtype=np.int64),
+            uptake[PeerUptake.training_id].map(t_index).to_numpy(dtype=np.int64),
+        ] = uptake[PeerUptake.share].to_numpy()
         return cls(
             catalog=catalog,
             entries=entries,
@@ -146,6 +155,8 @@ class Catalogue:
             target_levels=target_levels,
             jenis_allowed=jenis_eligibility(entries[Catalog.eligible_jenis_jabatan]),
             features=np.column_stack([columns[name] for name in ENTRY_COLUMNS]).astype(np.float64),
+            positions=positions,
+            peer_share=peer_share,
         )
 
 
@@ -226,26 +237,16 @@ def build_matrices(snapshot: Snapshot, catalogue: Catalogue | None = None) -> Ma
         uncertainty=uncertainty,
         text_share=text_share,
         eligible=eligible,
-        peer_share=_peer_share(people[Roster.position_id], snapshot.peer_uptake, t_index),
+        peer_share=catalogue.peer_share[
+            people[Roster.position_id]
+            .map(catalogue.positions)
+            .fillna(len(catalogue.positions))
+            .to_numpy(np.int64)
+        ],
         context=context,
         gap_rows=gap_rows,
         evidence={column: gaps[column].to_numpy() for column in EVIDENCE_COLUMNS},
     )
-
-
-def _peer_share(position: pd.Series, uptake: pd.DataFrame, t_index: dict[str, int]) -> np.ndarray:
-    """[n, t] the share of each employee's position's staff who had completed each entry."""
-    codes, positions = pd.factorize(position)
-    p_index = {p: i for i, p in enumerate(positions)}
-    uptake = uptake[
-        uptake[PeerUptake.position_id].isin(p_index) & uptake[PeerUptake.training_id].isin(t_index)
-    ]
-    share = np.zeros((len(positions) + 1, len(t_index)), dtype=np.float32)
-    share[
-        uptake[PeerUptake.position_id].map(p_index).to_numpy(dtype=np.int64),
-        uptake[PeerUptake.training_id].map(t_index).to_numpy(dtype=np.int64),
-    ] = uptake[PeerUptake.share].to_numpy()
-    return share[np.where(codes < 0, len(positions), codes)]
 
 
 def generation_score(m: Matrices, rows: np.ndarray) -> np.ndarray:

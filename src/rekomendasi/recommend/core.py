@@ -85,6 +85,7 @@ def score_employees(
     options: ScoreOptions = DEFAULT_OPTIONS,
     filters: Filters = NO_FILTERS,
     rows: np.ndarray | None = None,
+    validate: bool = True,
 ) -> pd.DataFrame:
     """Each employee's best ``top_n`` candidates, ranked and explained (:class:`Scores`, sorted by nip
     and rank). Employees without an eligible entry have no rows.
@@ -95,6 +96,8 @@ def score_employees(
         options: candidate and list sizes, threads.
         filters: what the request allows.
         rows: employee rows of ``m`` to score; None for all.
+        validate: check the table against :class:`Scores` (a few milliseconds: jobs do; a server
+            answering one request at a time relies on the same code having been checked by them).
     """
     allowed = filters.allowed(m.catalogue)
     parts = [
@@ -105,7 +108,7 @@ def score_employees(
     if not parts:
         return empty_scores()
     out = pd.concat(parts, ignore_index=True)
-    return Scores.validate(out)
+    return Scores.validate(out) if validate else out
 
 
 def _score_chunk(m: Matrices, model: Ranker, chunk: pd.DataFrame, options: ScoreOptions) -> pd.DataFrame:

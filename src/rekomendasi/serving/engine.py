@@ -214,7 +214,7 @@ class Engine:
         else:
             m = build_matrices(self.reader.person(nip), self.catalogue)
             options = dataclasses.replace(self.options, top_n=k, explained=k, num_threads=1)
-            rows = score_employees(m, self.model, options, filters)
+            rows = score_employees(m, self.model, options, filters, validate=False)
         return recommendations(rows, self.catalogue.names)
 
     def gap_profile(self, nip: str) -> list[dict[str, Any]]:
