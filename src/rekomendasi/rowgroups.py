@@ -1,14 +1,18 @@
-"""Parquet files whose row groups hold whole employees, read one employee at a time.
+"""Files whose row groups (Parquet) or record batches (Arrow IPC) hold whole employees, read one
+employee at a time.
 
 The snapshot's per-employee tables and the scores store are written this way: rows sorted by nip, a row
 group every ``employees_per_group`` employees, never splitting one. A reader finds an employee's row group
 by binary search on each group's first nip (from the file's statistics) and decodes only that group,
-keeping the most recent ones in a small cache: a server answers anyone without holding everyone.
+keeping the most recent ones in a small cache: a server answers anyone without holding everyone. For the
+hottest reads (every API answer), :func:`write_batched` writes the same rows as uncompressed Arrow IPC,
+which a reader maps into memory and slices without decoding.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyarrow import ipc
 
 NIP = "nip"
 
@@ -105,3 +110,52 @@ class GroupedFile:
         keys = table.column(NIP).to_numpy(zero_copy_only=False).astype(f"S{self.width}")
         self._cache.put(cache_key, (table, keys))
         return table, keys
+
+
+FIRST_NIPS = b"rekomendasi.first_nips"
+
+
+def write_batched(table: pa.Table, path: Path, employees_per_batch: int) -> Path:
+    """Write ``table`` (sorted by nip) as an uncompressed Arrow IPC file, one record batch per
+    ``employees_per_batch`` employees (never splitting one), with each batch's first nip in the schema's
+    metadata: a file a reader maps into memory and answers from without decoding anything."""
+    nips = table.column(NIP).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, nips[1:] != nips[:-1]]) if len(nips) else np.array([], dtype=int)
+    bounds = [*starts[::employees_per_batch].tolist(), len(nips)]
+    firsts = [str(nips[low]) for low in bounds[:-1]]
+    schema = table.schema.with_metadata({**(table.schema.metadata or {}), FIRST_NIPS: json.dumps(firsts)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, schema) as writer:
+        for low, high in itertools.pairwise(bounds):
+            writer.write_table(table.slice(low, high - low).cast(schema), max_chunksize=max(high - low, 1))
+    return path
+
+
+class BatchedFile:
+    """A file written by :func:`write_batched`, memory-mapped: an employee's rows are a zero-copy slice of
+    one record batch, found by binary search on the batches' first nips. Thread-safe (read-only)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._reader = ipc.open_file(pa.memory_map(str(path)))
+        metadata = self._reader.schema.metadata or {}
+        firsts = json.loads(metadata.get(FIRST_NIPS, b"[]"))
+        self.width = max((len(f) for f in firsts), default=1)
+        self._firsts = np.array([f.encode() for f in firsts], dtype=f"S{self.width}")
+
+    @property
+    def schema(self) -> pa.Schema:
+        """pa.Schema: the file's schema."""
+        return self._reader.schema
+
+    def rows(self, nip: str) -> pa.Table:
+        """The employee's rows, in file order (an empty table when there are none)."""
+        key = nip.encode()
+        batch = int(np.searchsorted(self._firsts, key, side="right")) - 1
+        if batch < 0 or len(key) > self.width:
+            return self.schema.empty_table()
+        found = self._reader.get_batch(batch)
+        keys = found.column(NIP).to_numpy(zero_copy_only=False).astype(f"S{self.width}")
+        low = int(np.searchsorted(keys, key, side="left"))
+        high = int(np.searchsorted(keys, key, side="right"))
+        return pa.Table.from_batches([found.slice(low, high - low)], schema=self.schema)

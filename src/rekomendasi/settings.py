@@ -62,11 +62,6 @@ class Settings(BaseSettings):
     scores_top_n: int = Field(
         default=50, ge=1, le=500, description="Ranked entries the scores store keeps per employee."
     )
-    scores_cache_groups: int = Field(
-        default=1024,
-        ge=1,
-        description="Row groups of the scores store (16 employees each) each API worker keeps decoded.",
-    )
     cache_dir: Path = Field(
         default=Path("var/cache"), description="Caches (text embeddings by content hash)."
     )

@@ -33,7 +33,7 @@ def written(tmp_path: Path, snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch)
 def test_each_employee_reads_back_as_scored(written: tuple[Path, StoreId], snapshot: Snapshot) -> None:
     path, store_id = written
     assert path.name == store_id.name and ":" not in path.name
-    store = ScoresStore(path, cache_groups=2)
+    store = ScoresStore(path)
     everyone = score_employees(build_matrices(snapshot), LinearRanker(), OPTIONS)
     active = snapshot.roster[snapshot.roster["active"]]
     assert (

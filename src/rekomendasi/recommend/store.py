@@ -12,6 +12,9 @@ Layout under a root directory (``Settings.scores_dir``)::
         instansi_id=<agency>/part-1.parquet         ranks explained+1 .. N (plans, deep lists)
                                                     a row group holds EMPLOYEES_PER_GROUP employees of a
                                                     file and never splits one
+        instansi_id=<agency>/_head.arrow            part-0's rows again as uncompressed Arrow IPC: what
+                                                    a server maps into memory and answers from (Parquet
+                                                    readers skip it by its leading underscore)
 
 A store is written into a hidden sibling directory and renamed into place when complete, so a reader
 never sees half a store. Readers (the API, ``batch``, plans) open the one that matches their snapshot and
@@ -40,10 +43,11 @@ from rekomendasi.errors import ModelNotReady
 from rekomendasi.features import Snapshot
 from rekomendasi.recommend.core import DEFAULT_OPTIONS, Ranker, ScoreOptions, empty_scores, score_snapshot
 from rekomendasi.recommend.schemas import SCORE_COLUMNS, Scores
-from rekomendasi.rowgroups import GroupCache, GroupedFile, write_grouped
+from rekomendasi.rowgroups import BatchedFile, write_batched, write_grouped
 
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 HEAD, TAIL = "part-0.parquet", "part-1.parquet"
+SERVING_INDEX = "_head.arrow"
 MANIFEST = "_manifest.json"
 EMPLOYEES_PER_GROUP = 16
 PARTITION = Scores.instansi_id
@@ -122,19 +126,21 @@ def write_store(
 
 
 def _write_partition(directory: Path, scores: pd.DataFrame, explained: int) -> None:
-    """The agency's head (the explained ranks, what a server reads per request: small row groups decode
-    fast) and tail (the deeper ranks), in two files."""
+    """The agency's head (the explained ranks, what an answer shows) and tail (the deeper ranks) as
+    Parquet, and the head again as the server's memory-mapped index."""
     head = scores[Scores.rank] <= explained
     for name, rows in ((HEAD, scores[head]), (TAIL, scores[~head])):
         if len(rows) or name == HEAD:
-            _write_file(directory / name, rows)
+            table = _arrow(rows)
+            write_grouped(table, directory / name, EMPLOYEES_PER_GROUP)
+            if name == HEAD:
+                write_batched(table, directory / SERVING_INDEX, EMPLOYEES_PER_GROUP)
 
 
-def _write_file(path: Path, scores: pd.DataFrame) -> None:
+def _arrow(scores: pd.DataFrame) -> pa.Table:
     # Without pandas' metadata: its name for the Arrow-typed gaps column cannot be read back by every
     # reader, and Arrow's own schema says everything.
-    table = pa.Table.from_pandas(scores[_FILE_COLUMNS], preserve_index=False).replace_schema_metadata(None)
-    write_grouped(table, path, EMPLOYEES_PER_GROUP)
+    return pa.Table.from_pandas(scores[_FILE_COLUMNS], preserve_index=False).replace_schema_metadata(None)
 
 
 def _replace(partial: Path, final: Path) -> None:
@@ -149,26 +155,28 @@ def _replace(partial: Path, final: Path) -> None:
 
 
 class ScoresStore:
-    """A store opened for reading. Thread-safe; decoded row groups are kept in a small LRU cache.
+    """A store opened for reading. Thread-safe.
 
     Args:
         path: the store's directory (``<root>/<StoreId.name>``).
-        cache_groups: decoded row groups kept in memory (each holds up to ``EMPLOYEES_PER_GROUP``
-            employees' rows).
     """
 
-    def __init__(self, path: Path, cache_groups: int = 256) -> None:
+    def __init__(self, path: Path) -> None:
         manifest = path / MANIFEST
         if not manifest.exists():
             raise ModelNotReady(f"no scores store in {path}.")
         self.path = path
         self.manifest: dict[str, object] = json.loads(manifest.read_text(encoding="utf-8"))
-        self._cache = GroupCache(cache_groups)
+        if self.manifest.get("format") != STORE_FORMAT:
+            raise ModelNotReady(
+                f"the scores store in {path} has format {self.manifest.get('format')}, this release reads "
+                f"{STORE_FORMAT}; run `rekomendasi score` again."
+            )
         self._lock = threading.Lock()
-        self._files: dict[str, GroupedFile | None] = {}
+        self._files: dict[str, BatchedFile | None] = {}
 
     @classmethod
-    def open(cls, root: Path, store_id: StoreId, command: str, cache_groups: int = 256) -> ScoresStore:
+    def open(cls, root: Path, store_id: StoreId, command: str) -> ScoresStore:
         """The store of ``store_id`` under ``root``.
 
         Raises:
@@ -182,7 +190,7 @@ class ScoresStore:
                 f"no scores for snapshot {store_id.snapshot_id} and model v{store_id.model_version} "
                 f"in {root}{found}; run `{command}`."
             )
-        return cls(path, cache_groups)
+        return cls(path)
 
     @property
     def top_n(self) -> int:
@@ -222,12 +230,12 @@ class ScoresStore:
         frame = frame.sort_values([Scores.nip, Scores.rank], kind="stable").reset_index(drop=True)
         return Scores.validate(frame)
 
-    def _file(self, agency: str) -> GroupedFile | None:
+    def _file(self, agency: str) -> BatchedFile | None:
         with self._lock:
             if agency in self._files:
                 return self._files[agency]
-        path = partition_dir(self.path, agency) / HEAD
-        opened = GroupedFile(path, self._cache) if path.exists() else None
+        path = partition_dir(self.path, agency) / SERVING_INDEX
+        opened = BatchedFile(path) if path.exists() else None
         with self._lock:
             return self._files.setdefault(agency, opened)
 

@@ -96,7 +96,6 @@ def load_engine(state: ServiceState) -> None:
             settings.resolve(settings.scores_dir),
             registry_from_settings(settings),
             options,
-            cache_groups=settings.scores_cache_groups,
         )
     except RekomendasiError as err:
         state.engine = None

@@ -93,7 +93,6 @@ class Engine:
         scores_dir: Path,
         registry: ModelRegistry,
         options: ScoreOptions = DEFAULT_OPTIONS,
-        cache_groups: int = 1024,
     ) -> Engine:
         """Read the snapshot, the champion and open the scores store made from both.
 
@@ -110,7 +109,6 @@ class Engine:
             scores_dir,
             StoreId(snapshot.snapshot_id, version.version, version.run_id),
             command=f"rekomendasi score --snapshot {snapshot_dir} --out {scores_dir}",
-            cache_groups=cache_groups,
         )
         active = snapshot.roster[snapshot.roster[Roster.active]].reset_index(drop=True)
         outcomes = snapshot.entry_outcomes.set_index(EntryOutcomes.training_id)
