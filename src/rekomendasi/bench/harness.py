@@ -114,7 +114,7 @@ def commit() -> str | None:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            # The records the benchmarks append to do not make the measured code another version.
+            # Only the code counts: the records the benchmarks append to, or the docs, are no other version.
             [
                 "git",
                 "-C",
@@ -123,8 +123,8 @@ def commit() -> str | None:
                 "--porcelain",
                 "--untracked-files=no",
                 "--",
-                ".",
-                ":!benchmarks",
+                "src",
+                "pyproject.toml",
             ],
             capture_output=True,
             text=True,
