@@ -27,9 +27,7 @@ NIP = "nip"
 
 def write_grouped(table: pa.Table, path: Path, employees_per_group: int) -> Path:
     """Write ``table`` (sorted by its ``nip`` column) with each row group holding whole employees."""
-    nips = table.column(NIP).to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.r_[True, nips[1:] != nips[:-1]]) if len(nips) else np.array([0])
-    bounds = [*starts[::employees_per_group].tolist(), len(nips)]
+    bounds = _bounds(table, employees_per_group)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Statistics of the nip column only: readers find row groups by them, and every other column's
     # statistics would only grow the footer a reader keeps in memory.
@@ -37,6 +35,16 @@ def write_grouped(table: pa.Table, path: Path, employees_per_group: int) -> Path
         for low, high in itertools.pairwise(bounds):
             writer.write_table(table.slice(low, high - low), row_group_size=max(high - low, 1))
     return path
+
+
+def _bounds(table: pa.Table, employees_per_part: int) -> list[int]:
+    """Row offsets cutting ``table`` (sorted by nip) into parts of whole employees: [0, ..., rows], or
+    [0] for an empty table (no part at all)."""
+    nips = table.column(NIP).to_numpy(zero_copy_only=False)
+    if not len(nips):
+        return [0]
+    starts = np.flatnonzero(np.r_[True, nips[1:] != nips[:-1]])
+    return [*starts[::employees_per_part].tolist(), len(nips)]
 
 
 class GroupCache:
@@ -119,9 +127,8 @@ def write_batched(table: pa.Table, path: Path, employees_per_batch: int) -> Path
     """Write ``table`` (sorted by nip) as an uncompressed Arrow IPC file, one record batch per
     ``employees_per_batch`` employees (never splitting one), with each batch's first nip in the schema's
     metadata: a file a reader maps into memory and answers from without decoding anything."""
-    nips = table.column(NIP).to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.r_[True, nips[1:] != nips[:-1]]) if len(nips) else np.array([], dtype=int)
-    bounds = [*starts[::employees_per_batch].tolist(), len(nips)]
+    bounds = _bounds(table, employees_per_batch)
+    nips = table.column(NIP)
     firsts = [str(nips[low]) for low in bounds[:-1]]
     schema = table.schema.with_metadata({**(table.schema.metadata or {}), FIRST_NIPS: json.dumps(firsts)})
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -120,3 +120,15 @@ def test_duckdb_reads_the_store_with_its_partitions(written: tuple[Path, StoreId
     ).fetchall()
     store = ScoresStore(path)
     assert (rows, agencies, deepest) == (store.manifest["rows"], len(store.agencies()), OPTIONS.top_n)
+
+
+def test_empty_parts_write_and_read_as_nothing(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from rekomendasi.rowgroups import BatchedFile, GroupCache, GroupedFile, write_batched, write_grouped
+
+    empty = pa.table({"nip": pa.array([], pa.string()), "x": pa.array([], pa.int64())})
+    grouped = GroupedFile(write_grouped(empty, tmp_path / "g.parquet", 4), GroupCache(2))
+    batched = BatchedFile(write_batched(empty, tmp_path / "b.arrow", 4))
+    for opened in (grouped, batched):
+        assert opened.rows("198501012010011001").num_rows == 0
