@@ -73,7 +73,38 @@ class GroupCache:
                 self._groups.popitem(last=False)
 
 
-class GroupedFile:
+class _Parts:
+    """Rows sorted by nip in parts of whole employees, each part's first nip known: an employee's rows
+    are found by two binary searches (the part, then the rows in it)."""
+
+    width: int
+    _firsts: np.ndarray
+
+    def _index(self, firsts: list[str]) -> None:
+        self.width = max((len(f) for f in firsts), default=1)
+        self._firsts = np.array([f.encode() for f in firsts], dtype=f"S{self.width}")
+
+    @property
+    def schema(self) -> pa.Schema:
+        raise NotImplementedError
+
+    def _part(self, index: int) -> tuple[pa.Table, np.ndarray]:
+        """Part ``index`` and its nips as fixed-width bytes."""
+        raise NotImplementedError
+
+    def rows(self, nip: str) -> pa.Table:
+        """The employee's rows, in file order (an empty table when there are none)."""
+        key = nip.encode()
+        part = int(np.searchsorted(self._firsts, key, side="right")) - 1
+        if part < 0 or len(key) > self.width:
+            return self.schema.empty_table()
+        table, keys = self._part(part)
+        low = int(np.searchsorted(keys, key, side="left"))
+        high = int(np.searchsorted(keys, key, side="right"))
+        return table.slice(low, high - low)
+
+
+class GroupedFile(_Parts):
     """A file written by :func:`write_grouped`, opened for reading employees' rows.
 
     Thread-safe. The file's footer is read once; row groups are decoded on demand into ``cache``.
@@ -88,27 +119,14 @@ class GroupedFile:
         self._lock = threading.Lock()
         meta = self._handle.metadata
         column = self._handle.schema_arrow.get_field_index(NIP)
-        firsts = [meta.row_group(i).column(column).statistics.min for i in range(meta.num_row_groups)]
-        self.width = max((len(f) for f in firsts), default=1)
-        self._firsts = np.array([f.encode() for f in firsts], dtype=f"S{self.width}")
+        self._index([meta.row_group(i).column(column).statistics.min for i in range(meta.num_row_groups)])
 
     @property
     def schema(self) -> pa.Schema:
         """pa.Schema: the file's schema (with its pandas metadata, when it was written with it)."""
         return self._handle.schema_arrow
 
-    def rows(self, nip: str) -> pa.Table:
-        """The employee's rows, in file order (an empty table when there are none)."""
-        key = nip.encode()
-        group = int(np.searchsorted(self._firsts, key, side="right")) - 1
-        if group < 0 or len(key) > self.width:
-            return self.schema.empty_table()
-        table, keys = self._group(group)
-        low = int(np.searchsorted(keys, key, side="left"))
-        high = int(np.searchsorted(keys, key, side="right"))
-        return table.slice(low, high - low)
-
-    def _group(self, group: int) -> tuple[pa.Table, np.ndarray]:
+    def _part(self, group: int) -> tuple[pa.Table, np.ndarray]:
         cache_key = (str(self.path), group)
         found = self._cache.get(cache_key)
         if found is not None:
@@ -138,7 +156,7 @@ def write_batched(table: pa.Table, path: Path, employees_per_batch: int) -> Path
     return path
 
 
-class BatchedFile:
+class BatchedFile(_Parts):
     """A file written by :func:`write_batched`, memory-mapped: an employee's rows are a zero-copy slice of
     one record batch, found by binary search on the batches' first nips. Thread-safe (read-only)."""
 
@@ -146,23 +164,14 @@ class BatchedFile:
         self.path = path
         self._reader = ipc.open_file(pa.memory_map(str(path)))
         metadata = self._reader.schema.metadata or {}
-        firsts = json.loads(metadata.get(FIRST_NIPS, b"[]"))
-        self.width = max((len(f) for f in firsts), default=1)
-        self._firsts = np.array([f.encode() for f in firsts], dtype=f"S{self.width}")
+        self._index(json.loads(metadata.get(FIRST_NIPS, b"[]")))
 
     @property
     def schema(self) -> pa.Schema:
         """pa.Schema: the file's schema."""
         return self._reader.schema
 
-    def rows(self, nip: str) -> pa.Table:
-        """The employee's rows, in file order (an empty table when there are none)."""
-        key = nip.encode()
-        batch = int(np.searchsorted(self._firsts, key, side="right")) - 1
-        if batch < 0 or len(key) > self.width:
-            return self.schema.empty_table()
-        found = self._reader.get_batch(batch)
+    def _part(self, index: int) -> tuple[pa.Table, np.ndarray]:
+        found = self._reader.get_batch(index)  # a view of the mapped file: nothing decoded or copied
         keys = found.column(NIP).to_numpy(zero_copy_only=False).astype(f"S{self.width}")
-        low = int(np.searchsorted(keys, key, side="left"))
-        high = int(np.searchsorted(keys, key, side="right"))
-        return pa.Table.from_batches([found.slice(low, high - low)], schema=self.schema)
+        return pa.Table.from_batches([found], schema=self.schema), keys
