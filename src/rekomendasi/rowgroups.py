@@ -18,6 +18,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import ipc
@@ -47,6 +48,46 @@ def _bounds(table: pa.Table, employees_per_part: int) -> list[int]:
     return [*starts[::employees_per_part].tolist(), len(nips)]
 
 
+class NipRows:
+    """Positions of NIPs in a sorted sequence of them: binary search on fixed-width bytes (fast, where
+    pandas' own search on string columns is not). The one search every nip-sorted table, file and part
+    of one uses.
+
+    Args:
+        nips: NIPs (ASCII digits), sorted.
+    """
+
+    def __init__(self, nips: pd.Series | np.ndarray | list[str]) -> None:
+        values = np.asarray(nips, dtype=object)
+        # numpy sizes the bytes to the longest NIP, so none is cut short.
+        self.keys = values.astype("S") if len(values) else np.array([], dtype="S1")
+        self.width = self.keys.dtype.itemsize
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def span(self, nip: str) -> tuple[int, int]:
+        """[low, high) positions of one nip (empty when absent)."""
+        if len(nip) > self.width:
+            return 0, 0
+        key = nip.encode()
+        return int(np.searchsorted(self.keys, key, "left")), int(np.searchsorted(self.keys, key, "right"))
+
+    def floor(self, nip: str) -> int:
+        """The position of the last NIP not after ``nip`` (-1 when all are after it): with the first
+        NIPs of a file's parts, the part that would hold ``nip``."""
+        return int(np.searchsorted(self.keys, nip.encode(), side="right")) - 1
+
+    def take(self, wanted: np.ndarray) -> np.ndarray:
+        """Positions of every NIP in ``wanted`` (sorted, unique), in order."""
+        fits = np.fromiter((len(w) <= self.width for w in wanted), dtype=bool, count=len(wanted))
+        keys = wanted[fits].astype(f"S{self.width}")
+        low = np.searchsorted(self.keys, keys, side="left")
+        counts = np.searchsorted(self.keys, keys, side="right") - low
+        starts = np.repeat(low - np.cumsum(counts) + counts, counts)
+        return starts + np.arange(int(counts.sum()))
+
+
 class GroupCache:
     """Decoded row groups of any number of grouped files, least recently used dropped first.
 
@@ -57,16 +98,16 @@ class GroupCache:
     def __init__(self, max_groups: int) -> None:
         self.max_groups = max_groups
         self._lock = threading.Lock()
-        self._groups: OrderedDict[tuple[str, int], tuple[pa.Table, np.ndarray]] = OrderedDict()
+        self._groups: OrderedDict[tuple[str, int], tuple[pa.Table, NipRows]] = OrderedDict()
 
-    def get(self, key: tuple[str, int]) -> tuple[pa.Table, np.ndarray] | None:
+    def get(self, key: tuple[str, int]) -> tuple[pa.Table, NipRows] | None:
         with self._lock:
             found = self._groups.get(key)
             if found is not None:
                 self._groups.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, int], value: tuple[pa.Table, np.ndarray]) -> None:
+    def put(self, key: tuple[str, int], value: tuple[pa.Table, NipRows]) -> None:
         with self._lock:
             self._groups[key] = value
             while len(self._groups) > self.max_groups:
@@ -77,30 +118,23 @@ class _Parts:
     """Rows sorted by nip in parts of whole employees, each part's first nip known: an employee's rows
     are found by two binary searches (the part, then the rows in it)."""
 
-    width: int
-    _firsts: np.ndarray
-
-    def _index(self, firsts: list[str]) -> None:
-        self.width = max((len(f) for f in firsts), default=1)
-        self._firsts = np.array([f.encode() for f in firsts], dtype=f"S{self.width}")
+    _firsts: NipRows
 
     @property
     def schema(self) -> pa.Schema:
         raise NotImplementedError
 
-    def _part(self, index: int) -> tuple[pa.Table, np.ndarray]:
-        """Part ``index`` and its nips as fixed-width bytes."""
+    def _part(self, index: int) -> tuple[pa.Table, NipRows]:
+        """Part ``index`` and the positions of its NIPs."""
         raise NotImplementedError
 
     def rows(self, nip: str) -> pa.Table:
         """The employee's rows, in file order (an empty table when there are none)."""
-        key = nip.encode()
-        part = int(np.searchsorted(self._firsts, key, side="right")) - 1
-        if part < 0 or len(key) > self.width:
+        part = self._firsts.floor(nip)
+        if part < 0:
             return self.schema.empty_table()
-        table, keys = self._part(part)
-        low = int(np.searchsorted(keys, key, side="left"))
-        high = int(np.searchsorted(keys, key, side="right"))
+        table, nips = self._part(part)
+        low, high = nips.span(nip)
         return table.slice(low, high - low)
 
 
@@ -119,23 +153,25 @@ class GroupedFile(_Parts):
         self._lock = threading.Lock()
         meta = self._handle.metadata
         column = self._handle.schema_arrow.get_field_index(NIP)
-        self._index([meta.row_group(i).column(column).statistics.min for i in range(meta.num_row_groups)])
+        self._firsts = NipRows(
+            [meta.row_group(i).column(column).statistics.min for i in range(meta.num_row_groups)]
+        )
 
     @property
     def schema(self) -> pa.Schema:
         """pa.Schema: the file's schema (with its pandas metadata, when it was written with it)."""
         return self._handle.schema_arrow
 
-    def _part(self, group: int) -> tuple[pa.Table, np.ndarray]:
+    def _part(self, group: int) -> tuple[pa.Table, NipRows]:
         cache_key = (str(self.path), group)
         found = self._cache.get(cache_key)
         if found is not None:
             return found
         with self._lock:  # one reader of the file at a time; decoding releases the GIL
             table = self._handle.read_row_group(group)
-        keys = table.column(NIP).to_numpy(zero_copy_only=False).astype(f"S{self.width}")
-        self._cache.put(cache_key, (table, keys))
-        return table, keys
+        decoded = (table, NipRows(table.column(NIP).to_numpy(zero_copy_only=False)))
+        self._cache.put(cache_key, decoded)
+        return decoded
 
 
 FIRST_NIPS = b"rekomendasi.first_nips"
@@ -164,14 +200,14 @@ class BatchedFile(_Parts):
         self.path = path
         self._reader = ipc.open_file(pa.memory_map(str(path)))
         metadata = self._reader.schema.metadata or {}
-        self._index(json.loads(metadata.get(FIRST_NIPS, b"[]")))
+        self._firsts = NipRows(json.loads(metadata.get(FIRST_NIPS, b"[]")))
 
     @property
     def schema(self) -> pa.Schema:
         """pa.Schema: the file's schema."""
         return self._reader.schema
 
-    def _part(self, index: int) -> tuple[pa.Table, np.ndarray]:
+    def _part(self, index: int) -> tuple[pa.Table, NipRows]:
         found = self._reader.get_batch(index)  # a view of the mapped file: nothing decoded or copied
-        keys = found.column(NIP).to_numpy(zero_copy_only=False).astype(f"S{self.width}")
-        return pa.Table.from_batches([found], schema=self.schema), keys
+        nips = NipRows(found.column(NIP).to_numpy(zero_copy_only=False))
+        return pa.Table.from_batches([found], schema=self.schema), nips

@@ -57,6 +57,13 @@ def list_items(value: object) -> frozenset[str]:
     return frozenset(part.strip() for part in value.split(";") if part.strip())
 
 
+def optional_text(value: object) -> str | None:
+    """The text of an optional cell, or None for a missing one (None, NaN, NA)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[call-overload]
+        return None
+    return str(value)
+
+
 def _items_in(series: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
     """True where a ``;``-separated list holds only allowed items (null counts as allowed)."""
     allowed_set = frozenset(allowed)

@@ -32,6 +32,7 @@ from rekomendasi.features.participation import entry_outcomes, peer_uptake, rost
 from rekomendasi.features.performance import performance_features
 from rekomendasi.features.spec import EvidenceSpec
 from rekomendasi.features.textmap import TextModel, assign, fit_text_model
+from rekomendasi.rowgroups import NipRows
 from rekomendasi.text import TextEncoder
 
 # Every table of a snapshot with its schema; per-employee tables (sorted by nip) come first.
@@ -132,31 +133,6 @@ class Snapshot:
                 cases = err.failure_cases.head(5).to_dict("records")
                 raise DataContractError(f"snapshot table {name} breaks its schema: {cases}") from err
         return self
-
-
-class NipRows:
-    """Row positions of NIPs in a column sorted by nip: binary search on fixed-width bytes (fast, where
-    pandas' own search on string columns is not)."""
-
-    def __init__(self, nips: pd.Series) -> None:
-        self.width = max(int(nips.str.len().max()) if len(nips) else 1, 1)
-        self.keys = nips.to_numpy(dtype=object).astype(f"S{self.width}")
-
-    def span(self, nip: str) -> tuple[int, int]:
-        """[low, high) row positions of one nip (empty when absent)."""
-        if len(nip) > self.width:
-            return 0, 0
-        key = nip.encode()
-        return int(np.searchsorted(self.keys, key, "left")), int(np.searchsorted(self.keys, key, "right"))
-
-    def take(self, wanted: np.ndarray) -> np.ndarray:
-        """Row positions of every row whose nip is in ``wanted`` (sorted, unique), in table order."""
-        fits = np.fromiter((len(w) <= self.width for w in wanted), dtype=bool, count=len(wanted))
-        keys = wanted[fits].astype(f"S{self.width}")
-        low = np.searchsorted(self.keys, keys, side="left")
-        counts = np.searchsorted(self.keys, keys, side="right") - low
-        starts = np.repeat(low - np.cumsum(counts) + counts, counts)
-        return starts + np.arange(int(counts.sum()))
 
 
 def build_snapshot(

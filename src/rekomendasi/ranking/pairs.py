@@ -43,8 +43,15 @@ def generation_score_pairs(m: Matrices, emp: np.ndarray, entry: np.ndarray, chun
     return out
 
 
-def pair_matrix(m: Matrices, emp: np.ndarray, entry: np.ndarray) -> np.ndarray:
-    """[len(emp), len(FEATURES)] float64 feature rows of the (employee row, entry column) pairs."""
+def pair_matrix(
+    m: Matrices, emp: np.ndarray, entry: np.ndarray, generator: np.ndarray | None = None
+) -> np.ndarray:
+    """[len(emp), len(FEATURES)] float64 feature rows of the (employee row, entry column) pairs.
+
+    Args:
+        generator: the pairs' generator scores when the caller has them (candidates carry them as
+            ``candidate_score``); computed here otherwise.
+    """
     cat = m.catalogue
     comp = cat.targets[entry]
     valid = comp >= 0
@@ -59,7 +66,7 @@ def pair_matrix(m: Matrices, emp: np.ndarray, entry: np.ndarray) -> np.ndarray:
     gap = np.where(valid, np.maximum(req - est, 0.0), 0.0)
     with np.errstate(all="ignore"):  # an entry without competencies has all-NaN level differences
         columns = {
-            "generator_score": generation_score_pairs(m, emp, entry),
+            "generator_score": generation_score_pairs(m, emp, entry) if generator is None else generator,
             "n_targets": count,
             "gap_sum": gap.sum(axis=1),
             "gap_max": gap.max(axis=1),
@@ -82,9 +89,13 @@ def pair_matrix(m: Matrices, emp: np.ndarray, entry: np.ndarray) -> np.ndarray:
 
 
 def pair_features(m: Matrices, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Feature rows for ``pairs`` (columns ``emp``, ``entry``: row and column indices into ``m``), in
-    :data:`FEATURES` order. All float64: a logged model's signature then accepts missing values."""
+    """Feature rows for ``pairs`` (columns ``emp``, ``entry``: row and column indices into ``m``; and
+    ``candidate_score`` when they are candidates), in :data:`FEATURES` order. All float64: a logged
+    model's signature then accepts missing values."""
     values = pair_matrix(
-        m, pairs[Candidates.emp].to_numpy(dtype=np.int64), pairs[Candidates.entry].to_numpy(dtype=np.int64)
+        m,
+        pairs[Candidates.emp].to_numpy(dtype=np.int64),
+        pairs[Candidates.entry].to_numpy(dtype=np.int64),
+        pairs[Candidates.candidate_score].to_numpy() if Candidates.candidate_score in pairs else None,
     )
     return pd.DataFrame(values, index=pairs.index, columns=list(FEATURES))

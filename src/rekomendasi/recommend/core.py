@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from rekomendasi.candidates import Catalogue, Matrices, build_matrices, generate
+from rekomendasi.candidates import Candidates, Catalogue, Matrices, build_matrices, generate
 from rekomendasi.explain import GapArrays, gap_arrays
 from rekomendasi.features import Snapshot
 from rekomendasi.features.schemas import Roster
@@ -28,6 +28,7 @@ from rekomendasi.recommend.schemas import (
     TOP_CONTRIBUTIONS,
     Scores,
     contribution_columns,
+    ranks_within,
 )
 
 GENERATOR = FEATURES.index("generator_score")
@@ -112,16 +113,14 @@ def score_employees(
 
 
 def _score_chunk(m: Matrices, model: Ranker, chunk: pd.DataFrame, options: ScoreOptions) -> pd.DataFrame:
-    emp = chunk["emp"].to_numpy(dtype=np.int64)
-    entry = chunk["entry"].to_numpy(dtype=np.int64)
-    X = pair_matrix(m, emp, entry)
+    emp = chunk[Candidates.emp].to_numpy(dtype=np.int64)
+    entry = chunk[Candidates.entry].to_numpy(dtype=np.int64)
+    X = pair_matrix(m, emp, entry, chunk[Candidates.candidate_score].to_numpy())
     score = np.asarray(model.predict(X, num_threads=options.num_threads), dtype=np.float64)
     ids = m.catalogue.ids[entry]
     order = rank_order(emp, score, X[:, GENERATOR], ids)
     emp, entry, score, X = emp[order], entry[order], score[order], X[order]
-    first = np.r_[True, emp[1:] != emp[:-1]]
-    starts = np.maximum.accumulate(np.where(first, np.arange(len(emp)), 0))
-    rank = np.arange(len(emp)) - starts + 1
+    rank = ranks_within(emp)
     keep = rank <= options.top_n
     emp, entry, score, X, rank = emp[keep], entry[keep], score[keep], X[keep], rank[keep]
     explained = rank <= options.explained

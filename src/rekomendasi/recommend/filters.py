@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,17 @@ class Filters:
     max_cost_idr: int | None = None
     max_jp: int | None = None
     province: str | None = None
+
+    @classmethod
+    def from_request(
+        cls,
+        modality: Sequence[str] | None,
+        max_cost_idr: int | None,
+        max_jp: int | None,
+        province: str | None,
+    ) -> Filters:
+        """The filters of a request's parameters (an empty modality list allows every modality)."""
+        return cls(tuple(modality) if modality else None, max_cost_idr, max_jp, province)
 
     @property
     def empty(self) -> bool:

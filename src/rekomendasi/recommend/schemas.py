@@ -39,6 +39,15 @@ GAP_TYPE = pa_arrow.list_(
 """Arrow type of the ``gaps`` column: the competencies the entry targets, largest shortfall first."""
 
 
+def ranks_within(keys: np.ndarray) -> np.ndarray:
+    """1, 2, ... within each run of equal ``keys`` (rows grouped by employee, in order)."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
+    position = np.arange(len(keys))
+    first = np.r_[True, keys[1:] != keys[:-1]]
+    return position - np.maximum.accumulate(np.where(first, position, 0)) + 1
+
+
 def contribution_columns(i: int) -> tuple[str, str]:
     """Names of the feature and value columns of the ``i``-th largest contribution (1-based)."""
     return f"contribution_{i}_feature", f"contribution_{i}_value"
@@ -71,15 +80,9 @@ class Scores(pa.DataFrameModel):
 
     @pa.dataframe_check(error="rows must be sorted by nip and rank, ranks 1, 2, ... per employee")
     def _ranked(cls, frame: pd.DataFrame) -> bool:
-        if frame.empty:
-            return True
         nip = frame["nip"].to_numpy(dtype=object)
         rank = frame["rank"].to_numpy(dtype=np.int64)
-        first = np.r_[True, nip[1:] != nip[:-1]]
-        expected = (
-            np.arange(len(frame)) - np.maximum.accumulate(np.where(first, np.arange(len(frame)), 0)) + 1
-        )
-        return bool((rank == expected).all() and (nip[1:] >= nip[:-1]).all())
+        return bool((rank == ranks_within(nip)).all() and (nip[1:] >= nip[:-1]).all())
 
 
 SCORE_COLUMNS = tuple(Scores.to_schema().columns)

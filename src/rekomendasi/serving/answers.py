@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from rekomendasi.contract.schemas import Catalog, CatalogCompetencies, list_items
+from rekomendasi.contract.schemas import Catalog, CatalogCompetencies, list_items, optional_text
 from rekomendasi.explain import GapAddressed, Lang, contribution_words, evidence_words
 from rekomendasi.features.schemas import CompetencyGaps
 from rekomendasi.recommend import Filters, Recommendation
@@ -47,7 +47,7 @@ def recommendation_out(
         rank=rec.rank,
         training_id=rec.training_id,
         title=str(entry[Catalog.title]),
-        provider=_text(entry[Catalog.provider]),
+        provider=optional_text(entry[Catalog.provider]),
         modality=str(entry[Catalog.modality]),
         jp=int(entry[Catalog.jp]),  # type: ignore[call-overload]
         cost_idr=None if entry[Catalog.cost_idr] is None else int(entry[Catalog.cost_idr]),  # type: ignore[call-overload]
@@ -131,15 +131,15 @@ def catalog_entries(engine: Engine) -> list[s.CatalogEntry]:
             s.CatalogEntry(
                 training_id=str(row[Catalog.training_id]),
                 title=str(row[Catalog.title]),
-                description=_text(row[Catalog.description]),
-                provider=_text(row[Catalog.provider]),
+                description=optional_text(row[Catalog.description]),
+                provider=optional_text(row[Catalog.provider]),
                 modality=str(row[Catalog.modality]),
                 jp=int(row[Catalog.jp]),
                 cost_idr=None if pd.isna(row[Catalog.cost_idr]) else int(row[Catalog.cost_idr]),
                 eligible_jenis_jabatan=sorted(list_items(row[Catalog.eligible_jenis_jabatan])),
                 mandatory_for=sorted(list_items(row[Catalog.mandatory_for])),
-                province=_text(row[Catalog.province]),
-                language=_text(row[Catalog.language]),
+                province=optional_text(row[Catalog.province]),
+                language=optional_text(row[Catalog.language]),
                 active=bool(row[Catalog.active]) if not pd.isna(row[Catalog.active]) else False,
                 competencies=list(links.get(row[Catalog.training_id], [])),
             )
@@ -165,7 +165,3 @@ def model_info(engine: Engine) -> s.ModelInfo:
         catalogue_entries=len(engine.entry_info),
         loaded_at=engine.loaded_at.isoformat(),
     )
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)  # type: ignore[call-overload]

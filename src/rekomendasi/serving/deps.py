@@ -24,7 +24,6 @@ from rekomendasi.errors import (
     RekomendasiError,
     Unauthorized,
 )
-from rekomendasi.recommend import Filters
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.auth import Principal, Role
 from rekomendasi.serving.engine import Employee, Engine
@@ -178,18 +177,6 @@ def guarded(service: ServiceState, principal: Principal, request: Request, nip: 
     except RekomendasiError as err:
         service.record(principal, request, [nip], err.status_code)
         raise
-
-
-def filters(
-    modality: Sequence[str] | None, max_cost_idr: int | None, max_jp: int | None, province: str | None
-) -> Filters:
-    """The core's :class:`~rekomendasi.recommend.Filters` from a request's filter parameters."""
-    return Filters(
-        modalities=tuple(modality) if modality else None,
-        max_cost_idr=max_cost_idr,
-        max_jp=max_jp,
-        province=province,
-    )
 
 
 K = Annotated[int, Query(ge=1, le=50, description="How many recommendations (1-50).")]

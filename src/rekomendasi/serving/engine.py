@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.candidates import Catalogue, build_matrices
-from rekomendasi.contract.schemas import Catalog
+from rekomendasi.contract.schemas import Catalog, optional_text
 from rekomendasi.errors import EmployeeNotFound
 from rekomendasi.features import Snapshot, SnapshotReader
 from rekomendasi.features.schemas import CompetencyGaps, Development, EntryOutcomes, Mandatory, Roster
@@ -40,6 +40,7 @@ from rekomendasi.recommend import (
 )
 from rekomendasi.recommend.champion import load_champion
 from rekomendasi.registry import ModelRegistry, ModelVersion
+from rekomendasi.rowgroups import NipRows
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Employee:
 @dataclass
 class Engine:
     """The loaded state of one worker. Build it with :meth:`load`; read-only afterwards (safe across
-    threads: the store guards its own cache)."""
+    threads: the snapshot reader guards its cache, the store's index is a read-only memory map)."""
 
     reader: SnapshotReader
     catalogue: Catalogue
@@ -81,7 +82,7 @@ class Engine:
     load_seconds: float
     entry_info: dict[str, dict[str, object]]  # every catalogue row, by training_id
     _people: dict[str, np.ndarray]  # roster columns of the active employees, sorted by nip
-    _keys: np.ndarray  # their nips as fixed-width bytes, for binary search
+    _keys: NipRows  # their positions by nip
     _outcomes: dict[str, dict[str, float | None]]
     _due: dict[str, list[dict[str, object]]]  # mandatory programmes due, by nip (a small table)
     _jp: dict[str, np.ndarray]  # development columns, in the snapshot's nip order
@@ -123,7 +124,7 @@ class Engine:
             load_seconds=0.0,
             entry_info={str(r[Catalog.training_id]): r for r in _records(snapshot.catalog)},
             _people={c: active[c].to_numpy(dtype=object) for c in active.columns},
-            _keys=active[Roster.nip].to_numpy(dtype=object).astype("S18"),
+            _keys=NipRows(active[Roster.nip]),
             _due=_by_nip(_records(snapshot.mandatory[snapshot.mandatory[Mandatory.due].astype(bool)])),
             _jp={c: snapshot.development[c].to_numpy() for c in _JP_COLUMNS},
             _outcomes={
@@ -169,11 +170,8 @@ class Engine:
 
     def find(self, nip: str) -> Employee | None:
         """The active employee ``nip``, or None."""
-        key = nip.encode()
-        if len(key) != self._keys.dtype.itemsize:
-            return None
-        row = int(np.searchsorted(self._keys, key))
-        if row >= len(self._keys) or self._keys[row] != key:
+        row, end = self._keys.span(nip)
+        if end == row:
             return None
         people = self._people
         return Employee(
@@ -181,7 +179,7 @@ class Engine:
             instansi_id=str(people[Roster.instansi_id][row]),
             unit_id=str(people[Roster.unit_id][row]),
             position_id=str(people[Roster.position_id][row]),
-            province=_text(people[Roster.province][row]),
+            province=optional_text(people[Roster.province][row]),
         )
 
     def employee(self, nip: str) -> Employee:
@@ -261,10 +259,6 @@ def _by_nip(rows: list[dict[str, object]]) -> dict[str, list[dict[str, object]]]
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else round(float(value), 3)
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:

@@ -133,12 +133,7 @@ class FiltersIn(_In):
 
     def to_filters(self) -> Filters:
         """The core's one filter type."""
-        return Filters(
-            modalities=tuple(self.modality) if self.modality else None,
-            max_cost_idr=self.max_cost_idr,
-            max_jp=self.max_jp,
-            province=self.province,
-        )
+        return Filters.from_request(self.modality, self.max_cost_idr, self.max_jp, self.province)
 
 
 class BulkIn(_In):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from rekomendasi.errors import Forbidden, PayloadTooLarge, RekomendasiError
+from rekomendasi.recommend import Filters
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.answers import employee_out
 from rekomendasi.serving.deps import (
@@ -24,7 +25,6 @@ from rekomendasi.serving.deps import (
     Province,
     Service,
     body_limit,
-    filters,
     guarded,
     only,
     visible,
@@ -55,7 +55,7 @@ async def employee_recommendations(
     estimated level, uncertainty, the evidence in plain words), the expected benefit and the model's main
     contributions. Also the mandatory programmes due (with their rule) and the 20 JP status of the year."""
     who = guarded(service, principal, request, nip)
-    wanted = filters(modality, max_cost_idr, max_jp, province)
+    wanted = Filters.from_request(modality, max_cost_idr, max_jp, province)
     out = employee_out(service.require_engine(), principal, who, k, lang, wanted)
     service.record(principal, request, [nip], 200)
     # Serialised once here: the model was built from validated parts, so FastAPI need not validate it again.
@@ -120,7 +120,7 @@ async def agency_recommendations(
         raise Forbidden(f"agency {instansi_id} is not among the agencies this key may see.")
     staff = engine.staff(instansi_id, unit_id)
     page = staff[offset : offset + limit]
-    wanted = filters(modality, max_cost_idr, max_jp, province)
+    wanted = Filters.from_request(modality, max_cost_idr, max_jp, province)
     results = [employee_out(engine, principal, engine.employee(n), k, lang, wanted) for n in page]
     service.record(principal, request, page, 200)
     following = offset + limit
