@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +14,7 @@ import pytest
 from rekomendasi.contract import Dataset, load_dataset
 from rekomendasi.features import EvidenceSpec, load_spec
 from rekomendasi.simulate import SimConfig, simulate
+from tests.postgres import REQUIRE_ENV, SKIP_MARKER, PostgresServer, PostgresUnavailable, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,3 +63,56 @@ def edit_csv(data_dir: Path, table: str, edit: Callable[[pd.DataFrame], pd.DataF
     """Rewrite ``table``.csv of ``data_dir`` through ``edit`` (cells stay text)."""
     path = data_dir / f"{table}.csv"
     edit(read_text_table(path)).to_csv(path, index=False)
+
+
+# --- PostgreSQL: a throwaway server per pytest process (tests/postgres.py) -------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth), one per pytest process, stopped at the end.
+
+    Skips LOUDLY (the reason is repeated at the end of the terminal summary) when no server can be
+    started here; fails instead with REKOMENDASI_TEST_REQUIRE_POSTGRES=1.
+    """
+    try:
+        server = start_server()
+    except PostgresUnavailable as err:
+        reason = f"{SKIP_MARKER}: {err}"
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{reason} ({REQUIRE_ENV}=1)", pytrace=False)
+        warnings.warn(reason, pytest.PytestWarning, stacklevel=1)
+        pytest.skip(reason)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The SQLAlchemy URL (``postgresql+psycopg://postgres@127.0.0.1:PORT/t_...``) of a fresh, empty
+    database on ``postgres_server``, dropped after the test (open connections are closed by force)."""
+    name = postgres_server.create_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        postgres_server.drop_database(name)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Repeat, loudly, why PostgreSQL tests were skipped (xdist forwards the workers' skip reports)."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if SKIP_MARKER in str(getattr(report, "longrepr", ""))
+    ]
+    if not skipped:
+        return
+    reason = str(skipped[0].longrepr[-1]) if isinstance(skipped[0].longrepr, tuple) else SKIP_MARKER
+    terminalreporter.write_sep("!", f"{len(skipped)} PostgreSQL test(s) SKIPPED", red=True, bold=True)
+    terminalreporter.write_line(reason, red=True, bold=True)
+    terminalreporter.write_line(
+        f"The state store was NOT tested against PostgreSQL. Set {REQUIRE_ENV}=1 to make this an error.",
+        red=True,
+    )

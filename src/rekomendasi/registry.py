@@ -3,12 +3,19 @@ mlflow import). Every trained ranker is a version of ``rekomendasi-ranker``; ser
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pandas as pd
 
@@ -31,15 +38,103 @@ TRUSTED_TYPES = [
 ]
 
 
+# Run tags naming the process that trains (see RunOwner) and why a run was failed or flagged.
+OWNER_HOST_TAG = "rekomendasi.owner.host"
+OWNER_PID_TAG = "rekomendasi.owner.pid"
+OWNER_START_TAG = "rekomendasi.owner.process_start"
+FAILED_TAG = "rekomendasi.failed"
+STALE_TAG = "rekomendasi.stale"
+FOREIGN_RUN_TIMEOUT = dt.timedelta(hours=48)
+"""A RUNNING run of another host (whose process cannot be checked from here) older than this is flagged."""
+
+
 @dataclass(frozen=True, slots=True)
 class ModelVersion:
-    """One registered version and what it was measured at."""
+    """One registered version and what it was measured at.
+
+    Attributes:
+        run_status: the MLflow status of the run that logged it (``FINISHED``, ``RUNNING``, ``FAILED``,
+            ``KILLED``), or ``""`` when the run is gone.
+    """
 
     version: str
     run_id: str
     aliases: tuple[str, ...]
     metrics: dict[str, float]
     tags: dict[str, str]
+    run_status: str = ""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A signal (SIGTERM, SIGINT, SIGHUP) stopped a training run, which was ended FAILED.
+
+    A :class:`KeyboardInterrupt`, so no ``except Exception`` on the way (ours or a library's) swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signal = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(f"training interrupted by {self.signal}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOwner:
+    """The process that runs a training run: host name, pid and a start marker that tells a live process
+    from a later one reusing its pid (Linux: boot id and start time in clock ticks since boot).
+
+    Attributes:
+        started: ``"<boot id>:<start ticks>"``, or ``""`` where the system does not tell.
+    """
+
+    host: str
+    pid: int
+    started: str
+
+    @classmethod
+    def current(cls) -> RunOwner:
+        return cls(socket.gethostname(), os.getpid(), _process_start(os.getpid()) or "")
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> RunOwner | None:
+        """The owner recorded on a run, or None for a run logged without one."""
+        host, pid = tags.get(OWNER_HOST_TAG), tags.get(OWNER_PID_TAG, "")
+        if not host or not pid.isdigit():
+            return None
+        return cls(host, int(pid), tags.get(OWNER_START_TAG, ""))
+
+    def tags(self) -> dict[str, str]:
+        return {OWNER_HOST_TAG: self.host, OWNER_PID_TAG: str(self.pid), OWNER_START_TAG: self.started}
+
+    def is_gone(self) -> bool | None:
+        """Whether the owner has exited: None when it runs on another host (it cannot be checked here).
+
+        Gone means: no process has the pid, or it is a zombie, or the process holding the pid now started
+        at another time or in another boot (the pid was reused).
+        """
+        if self.host != socket.gethostname():
+            return None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass  # another user's live process
+        now = _process_start(self.pid)
+        reused = bool(self.started) and now is not None and now != self.started
+        return reused or _is_zombie(self.pid)
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+@dataclass(frozen=True, slots=True)
+class StaleRun:
+    """A training run found RUNNING whose process is gone (``failed``: ended FAILED) or cannot be checked
+    from here and is older than the timeout (``flagged``: tagged, left RUNNING)."""
+
+    run_id: str
+    action: Literal["failed", "flagged"]
+    reason: str
 
 
 def registry_from_settings(settings: Settings) -> MlflowRegistry:
@@ -67,6 +162,8 @@ class ModelRegistry(Protocol):
         model: Any,
         example: pd.DataFrame,
     ) -> ModelVersion: ...
+    def training_run(self) -> AbstractContextManager[str]: ...
+    def end_interrupted_runs(self) -> list[StaleRun]: ...
     def load(self, alias: str) -> Any: ...
     def load_version(self, version: str) -> Any: ...
     def alias_version(self, alias: str) -> ModelVersion | None: ...
@@ -104,6 +201,77 @@ class MlflowRegistry:
         else:
             self.experiment_id = experiment.experiment_id
 
+    @contextmanager
+    def training_run(self) -> Iterator[str]:
+        """Open the MLflow run of one training job and yield its id; ``log_run`` inside logs into it.
+
+        The run records its owner (:class:`RunOwner`), so a later ``end_interrupted_runs`` can end it
+        FAILED if this process dies without ending it (kill -9, power loss). An exception ends it FAILED
+        with the reason in the ``rekomendasi.failed`` tag; SIGTERM and SIGHUP (in the main thread, unless
+        ignored) raise :class:`TrainingInterrupted` like SIGINT does, so they end it FAILED too.
+        """
+        mlflow = self._mlflow
+        with (
+            _signals_interrupt(),
+            mlflow.start_run(experiment_id=self.experiment_id, tags=RunOwner.current().tags()) as run,
+        ):
+            try:
+                yield run.info.run_id
+            except BaseException as err:
+                when = _utc_now().isoformat(timespec="seconds")
+                reason = str(err) if isinstance(err, TrainingInterrupted) else f"{type(err).__name__}: {err}"
+                try:
+                    self.client.set_tag(run.info.run_id, FAILED_TAG, f"{reason[:400]} (at {when})")
+                except Exception:  # the run still ends FAILED; the error that matters is re-raised below
+                    logger.warning("could not tag run %s with why it failed", run.info.run_id, exc_info=True)
+                raise
+
+    def end_interrupted_runs(self, foreign_timeout: dt.timedelta = FOREIGN_RUN_TIMEOUT) -> list[StaleRun]:
+        """End FAILED every RUNNING run of the experiment whose owner process on this host is gone, and
+        flag (tag, leave RUNNING) those older than ``foreign_timeout`` whose owner cannot be checked from
+        here (another host, or a run that recorded no owner).
+
+        Returns:
+            What was done to which run, oldest first (empty when nothing was RUNNING or all owners live).
+        """
+        from mlflow.entities import RunStatus, ViewType
+
+        running = self.client.search_runs(
+            [self.experiment_id],
+            filter_string="attributes.status = 'RUNNING'",
+            run_view_type=ViewType.ACTIVE_ONLY,
+            order_by=["attributes.start_time ASC"],
+        )
+        now = _utc_now()
+        here = RunOwner.current()
+        found: list[StaleRun] = []
+        for run in running:
+            run_id = run.info.run_id
+            owner = RunOwner.from_tags(dict(run.data.tags))
+            gone = owner.is_gone() if owner is not None else None
+            if owner is not None and gone:
+                reason = (
+                    f"interrupted: its process ({owner}) is gone; found at "
+                    f"{now.isoformat(timespec='seconds')} by {here}"
+                )
+                self.client.set_tag(run_id, FAILED_TAG, reason)
+                self.client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FAILED))
+                logger.info("run %s ended FAILED: %s", run_id, reason)
+                found.append(StaleRun(run_id, "failed", reason))
+                continue
+            started = dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC)
+            if gone is None and now - started > foreign_timeout:
+                hours = (now - started).total_seconds() / 3600
+                who = f"its process ({owner}) cannot be checked from here" if owner else "it names no owner"
+                reason = (
+                    f"RUNNING for {hours:.0f} h and {who}: interrupted? Left RUNNING; end it in MLflow "
+                    f"if it is dead (flagged at {now.isoformat(timespec='seconds')} by {here})"
+                )
+                if STALE_TAG not in run.data.tags:
+                    self.client.set_tag(run_id, STALE_TAG, reason)
+                found.append(StaleRun(run_id, "flagged", reason))
+        return found
+
     def log_run(
         self,
         params: dict[str, Any],
@@ -113,12 +281,19 @@ class MlflowRegistry:
         model: Any,
         example: pd.DataFrame,
     ) -> ModelVersion:
-        """Log one training run and register its model as a new version of ``rekomendasi-ranker``."""
+        """Log one training run and register its model as a new version of ``rekomendasi-ranker``: into
+        the run of the enclosing ``training_run``, else into a run of its own."""
         import mlflow.sklearn
         from mlflow.models import infer_signature
 
         mlflow = self._mlflow
-        with mlflow.start_run(experiment_id=self.experiment_id) as run:
+        active = mlflow.active_run()
+        opened: AbstractContextManager[Any] = (
+            nullcontext(active)
+            if active is not None and active.info.experiment_id == self.experiment_id
+            else mlflow.start_run(experiment_id=self.experiment_id)
+        )
+        with opened as run:
             mlflow.log_params(params)
             mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})  # NaN is not a metric
             mlflow.set_tags(tags)
@@ -222,4 +397,60 @@ class MlflowRegistry:
             aliases=tuple(sorted(found.aliases or [])),
             metrics=dict(run.data.metrics) if run else {},
             tags=dict(run.data.tags) if run else {},
+            run_status=str(run.info.status) if run else "",
         )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _process_start(pid: int) -> str | None:
+    """``"<boot id>:<start ticks>"`` of process ``pid`` (Linux), or None where /proc does not tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    # Field 22 (starttime); the command name (field 2) may hold spaces and parentheses, so count from
+    # the last ")": the fields after it start at field 3.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return f"{boot}:{fields[19]}"
+
+
+def _is_zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited but not been reaped yet (Linux; False where /proc does not tell)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] in ("Z", "X")
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM, SIGHUP and SIGINT into :class:`TrainingInterrupted` while the block runs.
+
+    Only in the main thread (Python delivers signals there) and only for signals left at their default
+    handling: a signal somebody ignores (``nohup`` ignores SIGHUP) or handles stays theirs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise TrainingInterrupted(signum)
+
+    previous: dict[signal.Signals, Any] = {}
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue  # SIGHUP does not exist on Windows
+        current = signal.getsignal(signum)
+        if current in (signal.SIG_DFL, signal.default_int_handler):
+            previous[signum] = signal.signal(signum, interrupt)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

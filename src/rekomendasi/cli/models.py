@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,12 +13,16 @@ from rekomendasi.cli.common import (
     AsOf,
     DataDir,
     console,
+    err_console,
     friendly_errors,
     parse_as_of,
     print_sources,
     stages,
 )
 from rekomendasi.settings import get_settings
+
+if TYPE_CHECKING:
+    from rekomendasi.registry import StaleRun
 
 
 def evaluate(
@@ -58,15 +63,24 @@ def evaluate(
 
 def train(data: DataDir = None, as_of: AsOf = None) -> None:
     """Train on outcomes, evaluate, log to MLflow, register `rekomendasi-ranker` as `challenger`, and
-    promote it to `champion` when it is not worse than the current champion (or there is none)."""
+    promote it to `champion` when it is not worse than the current champion (or there is none).
+
+    Earlier training runs left RUNNING by a process that is gone (killed, crashed) are ended FAILED
+    first. SIGTERM or Ctrl-C end this run FAILED (exit code 128 + the signal's number).
+    """
     from rekomendasi.jobs.models import TRAIN_STAGES, train_job
-    from rekomendasi.registry import registry_from_settings
+    from rekomendasi.registry import TrainingInterrupted, registry_from_settings
 
     settings = get_settings()
     date = parse_as_of(as_of)
     data_dir = data or settings.resolve(settings.data_dir)
-    with friendly_errors(), stages(TRAIN_STAGES, f"training on {data_dir}") as advance:
-        result = train_job(settings, registry_from_settings(settings), data_dir, date, progress=advance)
+    try:
+        with friendly_errors(), stages(TRAIN_STAGES, f"training on {data_dir}") as advance:
+            result = train_job(settings, registry_from_settings(settings), data_dir, date, progress=advance)
+    except TrainingInterrupted as err:
+        err_console.print(f"[bold red]error:[/] {err}; its MLflow run was ended FAILED", soft_wrap=True)
+        raise typer.Exit(code=err.exit_code) from err
+    _print_stale_runs(result.stale_runs)
     outcome = result.outcome
     print_sources(evidence_spec=result.inputs.spec_file, train_config=result.inputs.config_file)
     console.print(outcome.tables["models"].round(4).to_string(index=False))
@@ -86,12 +100,18 @@ def promote(version: Annotated[str, typer.Argument(help="Registered version to m
 
 
 def models() -> None:
-    """List registered rekomendasi-ranker versions with their aliases and key metrics."""
+    """List registered rekomendasi-ranker versions with their aliases and key metrics.
+
+    Training runs left RUNNING by a process that is gone are ended FAILED first, and versions with no
+    alias that were never evaluated (their run did not finish the quality gate) are flagged.
+    """
+    from rekomendasi.jobs.models import models_job
     from rekomendasi.ranking.lifecycle import GATE_METRIC, RANKER_NDCG_METRIC
     from rekomendasi.registry import registry_from_settings
 
     with friendly_errors():
-        versions = registry_from_settings(get_settings()).versions()
+        listing = models_job(registry_from_settings(get_settings()))
+    _print_stale_runs(listing.stale_runs)
     table = Table(title="rekomendasi-ranker")
     for column in (
         "version",
@@ -99,14 +119,36 @@ def models() -> None:
         "validation NDCG@10",
         "NDCG@10 (held-out, truth)",
         "data fingerprint",
+        "run",
+        "flag",
     ):
         table.add_column(column)
-    for v in versions:
+    for v in listing.versions:
+        reason = listing.never_evaluated.get(v.version)
         table.add_row(
             v.version,
             ", ".join(v.aliases),
             f"{v.metrics.get(GATE_METRIC, float('nan')):.4f}",
             f"{v.metrics.get(RANKER_NDCG_METRIC, float('nan')):.4f}",
             v.tags.get("data_fingerprint", "")[:12],
+            v.run_status.lower() or "deleted",
+            f"[bold yellow]NEVER EVALUATED[/] ({reason})" if reason else "",
         )
     console.print(table)
+    if listing.never_evaluated:
+        flagged = ", ".join(listing.never_evaluated)
+        console.print(
+            f"[bold yellow]warning:[/] version(s) {flagged} have no alias and were never evaluated: their "
+            "training run did not get through the quality gate (left by an interrupted or failed "
+            "`rekomendasi train`? a RUNNING one may still be training). Nothing serves them; run "
+            "`rekomendasi train` again, or `rekomendasi promote VERSION` to serve one unevaluated.",
+            soft_wrap=True,
+        )
+
+
+def _print_stale_runs(runs: Sequence[StaleRun]) -> None:
+    for run in runs:
+        verb = "ended FAILED" if run.action == "failed" else "flagged"
+        err_console.print(
+            f"[bold yellow]warning:[/] training run {run.run_id} {verb}: {run.reason}", soft_wrap=True
+        )

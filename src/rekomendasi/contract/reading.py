@@ -97,6 +97,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, tuple[MalformedRecord, ...]]:
     header = [name.strip() for name in header]
     if not header or all(not name for name in header):
         raise DataContractError(f"{path.name}: no header row; the first line must name the columns.")
+    _refuse_other_delimiters(path, header)
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise DataContractError(f"{path.name}: column(s) {duplicated} appear more than once in the header.")
@@ -117,6 +118,31 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, tuple[MalformedRecord, ...]]:
             raise DataContractError(f"{path.name}: cannot be parsed as CSV ({err}).") from err
         return _read_csv_slow(path, text, header)
     return table.to_pandas(), ()
+
+
+_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
+
+
+def _refuse_other_delimiters(path: Path, header: list[str]) -> None:
+    """Refuse a file whose header is one column holding ``;``, tabs or ``|``: another separator.
+
+    Spreadsheets set to an Indonesian or European locale save "CSV" with semicolons; database tools
+    often export tabs or pipes. Read with commas, such a header is one long column name.
+    """
+    if len(header) != 1:
+        return
+    parts = {sep: len([p for p in header[0].split(sep) if p.strip()]) for sep in _OTHER_DELIMITERS}
+    sep = max(parts, key=lambda s: parts[s])
+    if parts[sep] < 2:
+        return
+    shown = header[0] if len(header[0]) <= 60 else header[0][:57] + "..."
+    why = "; a spreadsheet set to an Indonesian locale writes semicolons" if sep == ";" else ""
+    raise DataContractError(
+        f"{path.name}: the columns are separated by {_OTHER_DELIMITERS[sep]} ({sep!r}), not commas: "
+        f"the header reads as one column {shown!r} ({parts[sep]} names split by {sep!r}). Save the file "
+        f"as CSV with comma separators (Excel: File > Save As > CSV UTF-8 (Comma delimited){why}), or "
+        "export Parquet."
+    )
 
 
 def _read_csv_slow(

@@ -17,10 +17,10 @@ from rekomendasi.jobs.inputs import (
     text_model_name,
     training_inputs,
 )
-from rekomendasi.ranking.lifecycle import TrainOutcome, train_and_register
+from rekomendasi.ranking.lifecycle import TrainOutcome, never_evaluated, train_and_register
 from rekomendasi.ranking.report import write_report
 from rekomendasi.ranking.train import FitResult, evaluate_ranker, fit_ranker
-from rekomendasi.registry import ModelRegistry
+from rekomendasi.registry import ModelRegistry, ModelVersion, StaleRun
 from rekomendasi.settings import Settings
 
 # Calls each job makes to its progress function.
@@ -86,10 +86,16 @@ def evaluate_job(
 
 @dataclass(frozen=True)
 class Training:
-    """What ``train`` registered and decided."""
+    """What ``train`` registered and decided.
+
+    Attributes:
+        stale_runs: earlier training runs found RUNNING before this one started, whose process is gone
+            (ended FAILED) or cannot be checked from here (flagged).
+    """
 
     inputs: TrainingInputs
     outcome: TrainOutcome
+    stale_runs: tuple[StaleRun, ...] = ()
 
 
 def train_job(
@@ -103,10 +109,13 @@ def train_job(
     registry, alias the new version ``challenger``, and make it ``champion`` when it is not worse than the
     current one on the same validation set.
 
+    First, earlier runs left RUNNING by a process that is gone (killed, crashed) are ended FAILED.
+
     Raises:
         ConfigError: the evidence spec or the training config is missing or invalid.
         DataContractError: the data breaks the contract or has too little history.
     """
+    stale = registry.end_interrupted_runs()
     inputs = training_inputs(settings, data, as_of, progress)
     outcome = train_and_register(
         inputs.dataset,
@@ -118,4 +127,30 @@ def train_job(
         progress=progress,
         extra_tags=source_tags(inputs.spec_file, inputs.config_file),
     )
-    return Training(inputs, outcome)
+    return Training(inputs, outcome, tuple(stale))
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What ``models`` shows.
+
+    Attributes:
+        versions: every registered version, newest first.
+        never_evaluated: version -> why it looks left behind by an interrupted run (no alias, its run did
+            not finish the quality gate); see :func:`rekomendasi.ranking.lifecycle.never_evaluated`.
+        stale_runs: training runs found RUNNING whose process is gone (ended FAILED now) or cannot be
+            checked from here (flagged).
+    """
+
+    versions: list[ModelVersion]
+    never_evaluated: dict[str, str]
+    stale_runs: tuple[StaleRun, ...]
+
+
+def models_job(registry: ModelRegistry) -> Listing:
+    """End FAILED the training runs whose process is gone, then list the registered versions and flag
+    those never evaluated."""
+    stale = registry.end_interrupted_runs()
+    versions = registry.versions()
+    flags = {v.version: reason for v in versions if (reason := never_evaluated(v)) is not None}
+    return Listing(versions, flags, tuple(stale))
