@@ -22,7 +22,9 @@ TORCH_VERSION := 2.13.0
 setup: $(STAMP)
 
 # torch first, pinned to the CPU build this machine provides, so nothing pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# PostgreSQL's server binaries for the state store's tests (installed with apt-get when root; see the script).
+$(STAMP): pyproject.toml scripts/ensure-postgresql.sh
+	bash scripts/ensure-postgresql.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)

@@ -179,6 +179,19 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "Develops {name}, outside the position's standard, towards level {target:.0f}.",
     ),
     "general": ("Pengembangan kompetensi umum.", "General competency development."),
+    # Without levels or evidence, for keys that may not see them (learning platforms).
+    "close_plain": (
+        "Membantu menutup kesenjangan kompetensi {named} yang dibutuhkan jabatannya.",
+        "Helps close the gap in {named}, which the position requires.",
+    ),
+    "strengthen_plain": (
+        "Memperkuat kompetensi {named} yang dibutuhkan jabatannya.",
+        "Strengthens {named}, which the position requires.",
+    ),
+    "outside_plain": (
+        "Mengembangkan kompetensi {named} di luar standar jabatan.",
+        "Develops {named}, outside the position's standard.",
+    ),
 }
 
 
@@ -186,19 +199,33 @@ def _say(template: str, lang: Lang, **values: object) -> str:
     return _TEMPLATES[template][LANGUAGES.index(lang)].format(**values)
 
 
-def reason(gaps: Sequence[GapAddressed], lang: Lang = "id") -> str:
-    """One sentence naming the gap(s) the entry addresses (the two largest), in ``lang``."""
+def reason(gaps: Sequence[GapAddressed], lang: Lang = "id", levels: bool = True) -> str:
+    """One sentence naming the gap(s) the entry addresses (the two largest), in ``lang``.
+
+    Args:
+        gaps: The competencies the entry targets, largest gap first.
+        lang: Language of the sentence.
+        levels: Say the estimated, required and target levels. False for keys that may not see levels
+            or evidence (learning platforms): the sentence then names the competencies and the benefit
+            only, and no number in it comes from the person's evidence.
+    """
 
     def gap(g: GapAddressed) -> str:
         est = g.estimated_level if g.estimated_level is not None else 1.0
         return _say("gap", lang, name=g.name, est=est, req=g.required_level)
 
+    and_word = " and " if lang == "en" else " dan "
     open_gaps = [g for g in gaps if g.gap > 0.05]
     if open_gaps:
+        if not levels:
+            return _say("close_plain", lang, named=and_word.join(g.name for g in open_gaps[:2]))
         return _say("close", lang, named="; ".join(gap(g) for g in open_gaps[:2]))
     if not gaps:
         return _say("general", lang)
     first = gaps[0]
+    if not levels:
+        plain = "strengthen_plain" if first.required_level is not None else "outside_plain"
+        return _say(plain, lang, named=first.name)
     if first.required_level is not None:
         return _say("strengthen", lang, gap=gap(first), target=first.target_level)
     return _say("outside", lang, name=first.name, target=first.target_level)

@@ -75,10 +75,51 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="Where `rekomendasi serve` listens.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port of `rekomendasi serve`.")
     api_workers: int = Field(default=1, ge=1, description="Server processes (each holds the snapshot).")
-    audit_flush_seconds: float = Field(
-        default=0.2,
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Secret key of the audit log's hash chain (HMAC-SHA256); unset: derived from nip_salt. "
+        "Whoever holds it could rebuild a tampered chain, so keep it apart from database access.",
+    )
+    audit_archive_dir: Path = Field(
+        default=Path("var/audit-archive"),
+        description="Where `rekomendasi audit archive` writes old audit rows as Parquet.",
+    )
+    key_cache_seconds: float = Field(
+        default=4.0,
         ge=0.0,
-        description="Audit rows are appended in batches this often (0: before each answer is sent).",
+        le=5.0,
+        description="How long a worker trusts a key lookup; a revocation reaches every worker within it.",
+    )
+    rate_limit_admin: float = Field(
+        default=1000.0,
+        ge=0.0,
+        description="Requests per second one admin key may make to one worker (0: none).",
+    )
+    rate_limit_planner: float = Field(
+        default=100.0,
+        ge=0.0,
+        description="Requests per second one planner key may make to one worker (0: none).",
+    )
+    rate_limit_platform: float = Field(
+        default=300.0,
+        ge=0.0,
+        description="Requests per second one platform key may make to one worker (0: none).",
+    )
+    rate_burst_seconds: float = Field(
+        default=2.0, gt=0.0, description="A key may burst to this many seconds' worth of its rate at once."
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1_000, description="Largest request body, counted on the bytes received (413)."
+    )
+    max_answer_recommendations: int = Field(
+        default=5000,
+        ge=50,
+        description="Largest answer, employees x k of one request (bulk: 413; agency pages: fewer people).",
+    )
+    work_threads: int = Field(
+        default=2,
+        ge=1,
+        description="Requests one worker ranks and serialises at once, off the event loop (the rest queue).",
     )
     bulk_max_nips: int = Field(default=500, ge=1, description="Largest NIP list of one bulk request (413).")
     demo_employees: int = Field(default=2000, gt=0, description="Size of the demo world `make run` builds.")

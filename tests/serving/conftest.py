@@ -63,7 +63,6 @@ def served_settings(home: Path, data: Path, **overrides: object) -> Settings:
         "nip_salt": "test-salt",
         "text_embeddings": False,
         "bulk_max_nips": 5,
-        "audit_flush_seconds": 0,  # written before each answer, so tests can read it at once
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -132,9 +131,18 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "nested" / "state.db"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty state database: a sqlite file, or a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture()
-def stores(db_path: Path) -> Iterator[Stores]:
-    with Stores.open(f"sqlite:///{db_path}", nip_salt=SALT) as opened:
+def stores(state_url: str) -> Iterator[Stores]:
+    """Fresh stores on each kind of state database."""
+    with Stores.open(state_url, nip_salt=SALT) as opened:
         yield opened
 
 

@@ -267,21 +267,6 @@ def test_the_scores_store_equals_ranking_at_request_time(served: Served) -> None
         assert filtered == precomputed  # every field: scores, gaps, contributions
 
 
-def test_buffered_audit_rows_are_all_written_with_their_request_time(tmp_path: Path) -> None:
-    from rekomendasi.serving.store import AuditWriter, Stores
-
-    with Stores.open(f"sqlite:///{tmp_path / 'state.db'}", "salt") as stores:
-        principal, _ = stores.keys.create_key("p", "planner", ["a"])
-        writer = AuditWriter(stores.audit, flush_seconds=60)  # no timed flush during the test
-        for i in range(120):
-            writer(principal, "GET /v1/x", [f"{198501012010011000 + i}"], "1", "s", 200)
-        assert len(stores.audit.read(limit=None)) == 0  # still buffered
-        writer.close()  # a normal stop writes the rest
-        rows = stores.audit.read(limit=None)
-        assert len(rows) == 120 and rows["at"].is_monotonic_increasing
-        assert "198501012010011000" not in rows.to_csv()
-
-
 def test_demo_key_line_is_a_working_one_line_curl(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
     from rekomendasi.cli.outputs import _print_demo_key
 

@@ -13,6 +13,7 @@ from rekomendasi.serving.auth import (
     new_key_id,
     new_secret,
     parse_key,
+    printable,
     scrub_nips,
 )
 
@@ -46,12 +47,30 @@ def test_scrub_nips_hashes_a_nip_in_a_path() -> None:
     assert scrub_nips("/v1/catalog/TRN-0001", SALT) == "/v1/catalog/TRN-0001"
 
 
-def test_scrub_nips_leaves_longer_and_shorter_numbers_alone() -> None:
+def test_scrub_nips_hashes_every_written_form_of_a_nip() -> None:
+    """Printed with spaces (the usual form on documents), with dashes or dots, or mistyped to 19 digits:
+    each is hashed, on its digits, so the forms of one NIP share a hash."""
+    spaced = f"{NIP_A[:8]} {NIP_A[8:14]} {NIP_A[14]} {NIP_A[15:]}"
+    dashed = spaced.replace(" ", "-")
+    dotted = spaced.replace(" ", ".")
+    hashed = f"nip:{hash_nip(NIP_A, SALT)}"
+    for written in (spaced, dashed, dotted):
+        assert scrub_nips(f"NIP {written}, bagian umum", SALT) == f"NIP {hashed}, bagian umum", written
     nineteen = NIP_A + "7"
-    assert len(nineteen) == 19
-    for text in (f"order {nineteen} paid", f"x{nineteen}", f"id 7{NIP_A}", f"/v1/employees/{NIP_A[:17]}"):
+    assert scrub_nips(f"order {nineteen} paid", SALT) == f"order nip:{hash_nip(nineteen, SALT)} paid"
+
+
+def test_scrub_nips_leaves_longer_and_shorter_numbers_alone() -> None:
+    twenty = NIP_A + "77"
+    for text in (f"order {twenty} paid", f"x{twenty}", f"id 77{NIP_A}", f"/v1/employees/{NIP_A[:17]}"):
         assert scrub_nips(text, SALT) == text, text
+    assert scrub_nips("tanggal 2025-12-31 pukul 10.30", SALT) == "tanggal 2025-12-31 pukul 10.30"
     assert scrub_nips(f"NIP{NIP_A}x", SALT) == f"NIPnip:{hash_nip(NIP_A, SALT)}x", "letters bound it"
+
+
+def test_printable_escapes_control_characters() -> None:
+    assert printable("GET /v1/x\nGET /forged 200\x00\u2028") == "GET /v1/x\\x0aGET /forged 200\\x00\\u2028"
+    assert printable("biasa saja / ü") == "biasa saja / ü"
 
 
 def test_key_format_round_trips_and_rejects_near_misses() -> None:

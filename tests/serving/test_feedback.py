@@ -1,5 +1,5 @@
 """Feedback on recommendations: stored with the raw NIP, exported (optionally pseudonymous), validated,
-and the `feedback export` CLI."""
+append-only and chained, corrected by new rows, and the `feedback export` CLI. On sqlite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 import typer
 
 from rekomendasi.serving.auth import Principal, hash_nip
@@ -20,6 +21,7 @@ from rekomendasi.serving.store import (
 from rekomendasi.settings import get_settings
 
 from .conftest import NIP_A, NIP_B, SALT, assert_clean_failure, runner
+from .test_store_support import raw
 
 
 def test_feedback_round_trip(stores: Stores, planner: tuple[Principal, str]) -> None:
@@ -36,9 +38,67 @@ def test_feedback_round_trip(stores: Stores, planner: tuple[Principal, str]) -> 
     assert frame["reason"].tolist() == ["", "saya sudah ikut pelatihan ini"]
     assert frame["training_id"].tolist() == ["T-001", "T-002"]
     assert frame["key_id"].tolist() == [principal.key_id] * 2
+    assert frame["id"].tolist() == [first, second] and frame["corrects"].isna().all()
     assert frame["at"].dt.tz is not None and frame["at"].is_monotonic_increasing
     pseudo = stores.feedback.export(pseudonymous=True)
     assert pseudo["nip"].tolist() == [hash_nip(NIP_A, SALT), hash_nip(NIP_B, SALT)]
+
+
+def test_feedback_is_append_only_in_the_database(
+    stores: Stores, planner: tuple[Principal, str], state_url: str
+) -> None:
+    stores.feedback.add(planner[0], NIP_A, "T-001", "accepted")
+    for statement in ("UPDATE feedback SET event = 'rejected'", "DELETE FROM feedback"):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), raw(state_url) as conn:
+            conn.exec_driver_sql(statement)
+    assert stores.feedback.export()["event"].tolist() == ["accepted"]
+
+
+def test_a_correction_is_a_new_row_and_current_only_keeps_the_last(
+    stores: Stores, planner: tuple[Principal, str]
+) -> None:
+    principal, _ = planner
+    first = stores.feedback.add(principal, NIP_A, "T-001", "accepted", model_version="v3")
+    other = stores.feedback.add(principal, NIP_B, "T-002", "enrolled")
+    second = stores.feedback.add(principal, NIP_A, "T-001", "rejected", "salah klik", "v3", corrects=first)
+    third = stores.feedback.add(principal, NIP_A, "T-001", "enrolled", corrects=second)
+    everything = stores.feedback.export()
+    assert everything["id"].tolist() == [first, other, second, third], "nothing was changed or removed"
+    assert everything["corrects"].tolist() == [pd.NA, pd.NA, first, second]
+    current = stores.feedback.export(current_only=True)
+    assert current["id"].tolist() == [other, third]
+    assert current["event"].tolist() == ["enrolled", "enrolled"]
+    assert stores.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("nip", "training_id", "message"),
+    [
+        (NIP_A, "T-001", "there is no feedback row 99"),
+        (NIP_B, "T-001", "is about another employee or training"),
+        (NIP_A, "T-002", "is about another employee or training"),
+    ],
+)
+def test_a_correction_of_another_row_is_refused(
+    stores: Stores, planner: tuple[Principal, str], nip: str, training_id: str, message: str
+) -> None:
+    principal, _ = planner
+    first = stores.feedback.add(principal, NIP_A, "T-001", "accepted")
+    target = 99 if "no feedback row" in message else first
+    with pytest.raises(StateInputError, match=message) as info:
+        stores.feedback.add(principal, nip, training_id, "rejected", corrects=target)
+    assert info.value.status_code == 422
+    assert NIP_A not in str(info.value), "the message does not reveal the other row's NIP"
+    assert stores.feedback.export()["id"].tolist() == [first]
+
+
+def test_a_row_is_corrected_once(stores: Stores, planner: tuple[Principal, str]) -> None:
+    principal, _ = planner
+    first = stores.feedback.add(principal, NIP_A, "T-001", "accepted")
+    second = stores.feedback.add(principal, NIP_A, "T-001", "rejected", corrects=first)
+    with pytest.raises(StateInputError, match=f"already corrected by row {second}; correct row {second}"):
+        stores.feedback.add(principal, NIP_A, "T-001", "enrolled", corrects=first)
+    assert len(stores.feedback.export()) == 2
 
 
 @pytest.mark.parametrize(
@@ -49,6 +109,7 @@ def test_feedback_round_trip(stores: Stores, planner: tuple[Principal, str]) -> 
         ("12345", "T-1", "accepted", "", "NIP must be exactly 18 digits"),
         (NIP_A + "0", "T-1", "accepted", "", "NIP must be exactly 18 digits, got 19 characters"),
         (NIP_A, " ", "accepted", "", "training_id is empty"),
+        (NIP_A, "T" * 101, "accepted", "", "training_id has 101 characters; at most 100"),
     ],
 )
 def test_invalid_feedback_is_refused(
@@ -81,6 +142,18 @@ def test_cli_feedback_export(cli: typer.Typer, tmp_path: Path, suffix: str) -> N
     assert frame[["nip", "training_id", "event", "reason"]].values.tolist() == [
         [NIP_A, "T-9", "objected", "tidak relevan"]
     ]
+
+
+def test_cli_feedback_export_current_only(cli: typer.Typer, tmp_path: Path) -> None:
+    with open_stores(get_settings()) as stores:
+        principal, _ = stores.keys.create_key("BKD", "planner", ["I-32"])
+        first = stores.feedback.add(principal, NIP_A, "T-9", "accepted")
+        stores.feedback.add(principal, NIP_A, "T-9", "rejected", corrects=first)
+    out = tmp_path / "current.parquet"
+    result = runner.invoke(cli, ["feedback", "export", "--current-only", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert frame[["event", "corrects"]].values.tolist() == [["rejected", first]]
 
 
 def test_cli_feedback_export_refuses_other_suffixes(cli: typer.Typer, tmp_path: Path) -> None:

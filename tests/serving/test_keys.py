@@ -1,20 +1,24 @@
-"""API keys: creation, authentication with its cache, revocation, listing, and the `keys` CLI."""
+"""API keys: creation, authentication with its cache, revocation (audited, guarded by triggers), listing,
+and the `keys` CLI. On sqlite and PostgreSQL."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import typer
 
 from rekomendasi.errors import RekomendasiError
 from rekomendasi.serving.auth import Principal, Role
-from rekomendasi.serving.store import Database, KeyInfo, KeyStore, Stores, open_stores
-from rekomendasi.settings import get_settings
+from rekomendasi.serving.store import KeyInfo, Stores, open_stores
+from rekomendasi.settings import Settings, get_settings
 
 from .conftest import SALT, FakeClock, assert_clean_failure, db_bytes, runner, secret_of
+from .test_store_support import raw
 
 
 def test_created_key_authenticates_to_its_principal(stores: Stores, planner: tuple[Principal, str]) -> None:
@@ -68,20 +72,62 @@ def test_revoked_key_is_rejected_at_once_even_when_cached(
     assert stores.keys.revoke_key("0" * 16) is False, "unknown"
 
 
-def test_revocation_by_another_process_takes_effect_within_the_ttl(db_path: Path) -> None:
+def test_revocation_by_another_process_takes_effect_within_the_ttl(state_url: str) -> None:
     clock = FakeClock()
-    api_db, admin_db = Database(f"sqlite:///{db_path}"), Database(f"sqlite:///{db_path}")
-    api = KeyStore(api_db, cache_ttl=30.0, clock=clock)
-    admin = KeyStore(admin_db)
-    principal, plaintext = admin.create_key("ops", "admin")
-    assert api.authenticate(plaintext) == principal
-    assert admin.revoke_key(principal.key_id)
-    clock.now += 29.0
-    assert api.authenticate(plaintext) == principal, "served from the cache inside the TTL"
-    clock.now += 1.5
-    assert api.authenticate(plaintext) is None, "the TTL is a bound on revocation delay"
-    api_db.close()
-    admin_db.close()
+    with (
+        Stores.open(state_url, nip_salt=SALT, cache_ttl=4.0, clock=clock) as api_side,
+        Stores.open(state_url, nip_salt=SALT) as admin_side,
+    ):
+        api, admin = api_side.keys, admin_side.keys
+        principal, plaintext = admin.create_key("ops", "admin")
+        assert api.authenticate(plaintext) == principal
+        assert admin.revoke_key(principal.key_id)
+        clock.now += 3.9
+        assert api.authenticate(plaintext) == principal, "served from the cache inside the TTL"
+        clock.now += 0.2
+        assert api.authenticate(plaintext) is None, "the TTL is a bound on revocation delay"
+
+
+def test_the_cache_time_comes_from_the_settings(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, state_db_url="sqlite:///state.db", nip_salt=SALT)
+    assert settings.key_cache_seconds == 4.0
+    with open_stores(settings) as stores:
+        assert stores.keys.cache_ttl == 4.0
+    with open_stores(settings.model_copy(update={"key_cache_seconds": 0.5})) as stores:
+        assert stores.keys.cache_ttl == 0.5
+    with pytest.raises(ValueError, match="cache_ttl must be >= 0"):
+        Stores.open(f"sqlite:///{tmp_path}/other.db", nip_salt=SALT, cache_ttl=-1)
+
+
+def test_creation_and_revocation_are_audited_in_their_transaction(stores: Stores) -> None:
+    principal, _ = stores.keys.create_key("BKD Jabar", "planner", ["I-33", "I-32"])
+    assert stores.keys.revoke_key(principal.key_id)
+    assert not stores.keys.revoke_key(principal.key_id), "a second revocation writes nothing"
+    frame = stores.audit.read()
+    assert frame["action"].tolist() == [f"KEY CREATE {principal.key_id}", f"KEY REVOKE {principal.key_id}"]
+    assert frame["role"].tolist() == ["operator", "operator"] and frame["key_id"].isna().all()
+    created = json.loads(frame["detail"].iloc[0])
+    assert (created["role"], created["agencies"]) == ("planner", ["I-32", "I-33"])
+    assert len(created["secret"]) == 32, "a keyed fingerprint of the secret's hash, not the hash"
+    assert stores.verify().ok
+
+
+def test_api_keys_refuse_delete_and_every_update_but_revocation(stores: Stores, state_url: str) -> None:
+    principal, plaintext = stores.keys.create_key("ops", "admin")
+    refused = [
+        "DELETE FROM api_keys",
+        "UPDATE api_keys SET role = 'planner'",
+        "UPDATE api_keys SET secret_sha256 = 'x'",
+        "UPDATE api_keys SET name = 'other', revoked_at = created_at",
+    ]
+    for statement in refused:
+        with pytest.raises(sa.exc.DatabaseError, match="api_keys"), raw(state_url) as conn:
+            conn.exec_driver_sql(statement)
+    assert stores.keys.authenticate(plaintext) == principal
+    assert stores.keys.revoke_key(principal.key_id), "revoking is the one update allowed"
+    with pytest.raises(sa.exc.DatabaseError, match="api_keys"), raw(state_url) as conn:
+        conn.exec_driver_sql("UPDATE api_keys SET revoked_at = NULL")
+    assert not stores.keys.list_keys()[0].active
 
 
 def test_only_hashes_are_stored(db_path: Path) -> None:
@@ -161,6 +207,7 @@ def test_cli_create_list_revoke(cli: typer.Typer, tmp_path: Path) -> None:
 
     revoked = runner.invoke(cli, ["keys", "revoke", principal.key_id])
     assert revoked.exit_code == 0, revoked.output
+    assert "reject it within 4 s" in revoked.stdout, "the cache time of the settings"
     with open_stores(get_settings()) as stores:
         assert stores.keys.authenticate(plaintext) is None
     assert "revoked" in runner.invoke(cli, ["keys", "list"]).stdout

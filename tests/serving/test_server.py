@@ -3,12 +3,15 @@ the OpenAPI schema that must never produce a 5xx."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,10 +30,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(served_home: Path, small_world: Path) -> Iterator[tuple[str, str]]:
-    """(base URL, an admin key) of `rekomendasi serve` in a child process."""
+@dataclass(frozen=True)
+class Running:
+    """A real server: its URL, an admin key, its process id, its state database and environment."""
+
+    base: str
+    key: str
+    pid: int
+    state_url: str
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, served_home: Path, small_world: Path) -> Iterator[Running]:
+    """`rekomendasi serve` with two worker processes in a child process, its state (keys, audit log,
+    feedback) on sqlite or on a PostgreSQL server both workers share."""
     settings = served_settings(served_home, small_world)
+    state_url = settings.state_db_url
+    if request.param == "postgresql":
+        postgres = request.getfixturevalue("postgres_server")
+        state_url = postgres.url(postgres.create_database())
     env = {
         **os.environ,
         "REKOMENDASI_HOME": str(served_home),
@@ -39,13 +58,13 @@ def server(served_home: Path, small_world: Path) -> Iterator[tuple[str, str]]:
         "REKOMENDASI_SNAPSHOT_DIR": str(settings.snapshot_dir),
         "REKOMENDASI_SCORES_DIR": str(settings.scores_dir),
         "REKOMENDASI_MLFLOW_URI": settings.mlflow_uri,
-        "REKOMENDASI_STATE_DB_URL": settings.state_db_url,
+        "REKOMENDASI_STATE_DB_URL": state_url,
         "REKOMENDASI_NIP_SALT": "test-salt",
         "REKOMENDASI_BULK_MAX_NIPS": str(settings.bulk_max_nips),
     }
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rekomendasi", "serve", "--port", str(port)],
+        [sys.executable, "-m", "rekomendasi", "serve", "--port", str(port), "--workers", "2"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -65,9 +84,9 @@ def server(served_home: Path, small_world: Path) -> Iterator[tuple[str, str]]:
             time.sleep(0.5)
         else:
             pytest.fail("server not ready within 120 s")
-        with Stores.open(settings.state_db_url, "test-salt") as stores:
+        with Stores.open(state_url, "test-salt") as stores:
             key = stores.keys.create_key("server test", "admin")[1]
-        yield base, key
+        yield Running(base, key, proc.pid, state_url, env)
     finally:
         proc.terminate()
         try:
@@ -77,8 +96,8 @@ def server(served_home: Path, small_world: Path) -> Iterator[tuple[str, str]]:
             proc.communicate()
 
 
-def test_real_server_answers_and_guards(server: tuple[str, str], served: Served) -> None:
-    base, key = server
+def test_real_server_answers_and_guards(server: Running, served: Served) -> None:
+    base, key = server.base, server.key
     path = f"{base}/v1/employees/{served.nip}/recommendations"
     answer = httpx.get(path, headers={"X-API-Key": key}, params={"k": 3, "lang": "en"}, timeout=30)
     assert answer.status_code == 200, answer.text
@@ -94,10 +113,130 @@ def test_real_server_answers_and_guards(server: tuple[str, str], served: Served)
     assert "rekomendasi_requests_total" in httpx.get(f"{base}/metrics").text
 
 
-def test_no_server_errors_anywhere(served: Served) -> None:
+def test_both_workers_append_to_one_audit_chain_that_verifies(server: Running, served: Served) -> None:
+    """Concurrent requests on fresh connections (so both workers answer) each get their audit row in the
+    shared state database, and `rekomendasi audit verify` finds one unbroken chain."""
+    path = f"{server.base}/v1/employees/{served.nip}/recommendations"
+
+    def ask(i: int) -> int:
+        headers = {"X-API-Key": server.key, "X-Request-ID": f"both-workers-{i}"}
+        return httpx.get(path, headers=headers, params={"k": 2}, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(ask, range(40))) == {200}
+    with Stores.open(server.state_url, "test-salt") as stores:
+        rows = stores.audit.read(limit=None)
+    assert {f"both-workers-{i}" for i in range(40)} <= set(rows["request_id"].dropna())
+    verify = subprocess.run(
+        [sys.executable, "-m", "rekomendasi", "audit", "verify"],
+        env=server.env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def _rss_kb(parent: int) -> int:
+    """Resident memory of the server: its parent process and every child (the workers), in kB."""
+    pids = [parent]
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def _chunked_upload(base: str, key: str | None, megabytes: int) -> tuple[int | None, int]:
+    """POST a chunked body of ``megabytes`` to the bulk route over a raw socket, stopping when the server
+    answers; return the status (None if it closed without one) and the bytes sent."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    head = f"POST /v1/recommendations/bulk HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    head += f"X-API-Key: {key}\r\n" if key else ""
+    sock.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode())
+    chunk = b"x" * 1_048_576
+    frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    sock.setblocking(False)
+    answer = b""
+    try:
+        for _ in range(megabytes):
+            with contextlib.suppress(BlockingIOError):
+                answer += sock.recv(65536)
+            if answer:
+                break
+            view = memoryview(frame)
+            while view:
+                try:
+                    view = view[sock.send(view) :]
+                except BlockingIOError:
+                    time.sleep(0.001)
+            sent += len(chunk)
+        sock.setblocking(True)
+        if not answer:
+            answer = sock.recv(65536)
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    finally:
+        sock.close()
+    status = int(answer.split(b" ")[1]) if answer.startswith(b"HTTP/1.1 ") else None
+    return status, sent
+
+
+def test_a_huge_chunked_body_is_refused_without_growing_memory(server: Running) -> None:
+    base, key, pid = server.base, server.key, server.pid
+    before = _rss_kb(pid)
+    for with_key, expected in ((None, 401), (key, 413)):
+        status, sent = _chunked_upload(base, with_key, megabytes=200)
+        assert status == expected, (status, sent)
+        assert sent < 100 * 1_048_576  # answered long before the client finished sending
+    assert _rss_kb(pid) - before < 50_000
+
+
+def test_a_revoked_key_stops_working_in_every_worker_within_5_s(server: Running, served: Served) -> None:
+    base = server.base
+    with Stores.open(server.state_url, "test-salt") as stores:
+        principal, key = stores.keys.create_key("soon revoked", "planner", [served.agency])
+        path = f"{base}/v1/employees/{served.nip}/recommendations"
+        # fresh connections spread over both workers, so each has the key in its cache
+        assert all(httpx.get(path, headers={"X-API-Key": key}).status_code == 200 for _ in range(30))
+        assert stores.keys.revoke_key(principal.key_id)
+    time.sleep(5.0)
+    assert {httpx.get(path, headers={"X-API-Key": key}).status_code for _ in range(30)} == {401}
+
+
+def test_schemathesis_all_checks_pass_for_every_role(served: Served) -> None:
     """Schemathesis generates requests for every operation of the OpenAPI schema (valid and invalid
-    ones), with a planner key, a platform key and none; no answer may be a 5xx."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", served.app)
+    ones) and runs all its checks on each answer (no 5xx; every status, header, content type and body
+    as documented; invalid input rejected, valid input accepted; no answer without a key) with an admin,
+    a planner and a platform key; without a key, every /v1 answer is a documented 401."""
+    from schemathesis.config import SchemathesisConfig
+    from schemathesis.config._checks import (
+        NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES,
+        POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES,
+    )
+
+    # 413 is documented: a valid bulk request can still ask for a larger answer than the server gives
+    # (NIPs x k over its budget), and a NIP list over the documented maxItems is refused with it.
+    config = SchemathesisConfig.from_dict(
+        {
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "413"]
+                },
+                "negative_data_rejection": {
+                    "expected-statuses": [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
+                },
+            }
+        }
+    )
+    schema = schemathesis.openapi.from_asgi("/openapi.json", served.app, config=config)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 8
     tried: list[str] = []
@@ -115,14 +254,15 @@ def test_no_server_errors_anywhere(served: Served) -> None:
             suppress_health_check=list(HealthCheck),
         )
         def check(case) -> None:  # type: ignore[no-untyped-def]
-            for key in (served.planner, served.platform, None):
-                response = case.call(headers={"X-API-Key": key} if key else {})
-                assert response.status_code < 500, (
-                    f"{case.method} {case.formatted_path}: {response.text[:500]}"
-                )
+            for key in (served.admin, served.planner, served.platform):
+                response = case.call_and_validate(headers={"X-API-Key": key})
                 statuses.add(response.status_code)
+            response = case.call()
+            if case.path.startswith("/v1/"):
+                assert response.status_code == 401, f"{case.method} {case.formatted_path}: {response.text}"
+            statuses.add(response.status_code)
             tried.append(case.operation.label)
 
         check()
     assert len(set(tried)) == len(operations)
-    assert {200, 401, 422} <= statuses  # the calls reached the app, with and without valid keys
+    assert {200, 401, 403, 422} <= statuses  # the calls reached the app, with and without valid keys

@@ -1,12 +1,13 @@
-"""Commands on the service state: API keys, the audit log and feedback exports.
+"""Commands on the service state: API keys, the audit log (show, verify, archive) and feedback exports.
 
 Typer sub-apps of the main CLI (``app.add_typer(keys_app, name="keys")``, ``audit_app`` as ``audit``,
-``feedback_app`` as ``feedback``). No business logic here: each command calls one method of the
-:class:`~rekomendasi.serving.store.Stores` (keys, audit log, feedback) and prints the result.
+``feedback_app`` as ``feedback``). No business logic here: each command calls one function or method of
+:mod:`rekomendasi.serving.store` and prints the result.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +21,22 @@ from rich.table import Table
 
 from rekomendasi.cli.common import console, err_console
 from rekomendasi.errors import RekomendasiError
-from rekomendasi.serving.store import CACHE_TTL_SECONDS, KeyInfo, Stores, open_stores
+from rekomendasi.serving.store import (
+    Database,
+    KeyInfo,
+    Stores,
+    VerifyReport,
+    open_stores,
+    resolve_state_url,
+    settings_chain_key,
+    verify_state,
+)
 from rekomendasi.settings import get_settings
 
 keys_app = typer.Typer(help="API keys of the recommendation service.", no_args_is_help=True)
-audit_app = typer.Typer(help="The append-only audit log of API requests.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The append-only, hash-chained audit log of API requests and key changes.", no_args_is_help=True
+)
 feedback_app = typer.Typer(help="Feedback on recommendations (training data).", no_args_is_help=True)
 
 _EXPORT_SUFFIXES = (".csv", ".parquet")
@@ -89,11 +101,10 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id, as `key
     """Revoke an API key; running API processes stop accepting it within the cache time."""
     with _stores() as stores:
         revoked = stores.keys.revoke_key(key_id)
+        ttl = stores.keys.cache_ttl
     if not revoked:
         _fail(f"no active key {key_id!r}; see `keys list`")
-    console.print(
-        f"revoked key {escape(key_id)}; running API processes reject it within {CACHE_TTL_SECONDS:.0f} s"
-    )
+    console.print(f"revoked key {escape(key_id)}; running API processes reject it within {ttl:g} s")
 
 
 @audit_app.command("show")
@@ -117,18 +128,80 @@ def show_audit(
     console.print(table)
 
 
+@audit_app.command("verify")
+def verify_audit(
+    archive: Annotated[
+        list[Path] | None,
+        typer.Option(help="Another directory of archive files (besides audit_archive_dir); repeatable."),
+    ] = None,
+    head: Annotated[
+        list[str] | None,
+        typer.Option(help="A row_hash noted from an earlier verify; fail if it left the chain. Repeatable."),
+    ] = None,
+) -> None:
+    """Check that the state database is as the service wrote it: the hash chains of audit log (with its
+    archive files) and feedback, the append-only triggers, and the API keys against their audit rows.
+
+    Prints the head of each chain (note it, and pass it back later as --head); exit code 1 when anything
+    is wrong, each problem on one line with its table, row id and kind.
+    """
+    settings = get_settings()
+    dirs = [settings.resolve(settings.audit_archive_dir), *(archive or [])]
+    try:
+        db = Database(resolve_state_url(settings))
+        try:
+            report = verify_state(db, settings_chain_key(settings), archive_dirs=dirs, heads=head or [])
+        finally:
+            db.close()
+    except RekomendasiError as err:
+        _fail(err.message)
+    except (ValueError, OSError, sa.exc.SQLAlchemyError) as err:
+        _fail(str(err))
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@audit_app.command("archive")
+def archive_audit(
+    before: Annotated[
+        str, typer.Option(help="Archive rows before this date (YYYY-MM-DD, UTC) or ISO time with zone.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Directory of the archive file (default: audit_archive_dir).")
+    ] = None,
+) -> None:
+    """Move audit rows older than --before into a Parquet file (chain included), then delete them from the
+    database; an AUDIT ARCHIVE row records the file's SHA-256. `audit verify` reads the files back."""
+    settings = get_settings()
+    cutoff = _parse_before(before)
+    out_dir = settings.resolve(out if out is not None else settings.audit_archive_dir)
+    with _stores() as stores:
+        result = stores.archive(cutoff, out_dir)
+    if result.path is None:
+        console.print(f"no audit rows before {cutoff.isoformat()}; nothing archived")
+        return
+    console.print(
+        f"archived {result.rows:,} audit rows (ids {result.first_id}-{result.last_id}) to "
+        f"{escape(str(result.path))}; sha256 {result.sha256}"
+    )
+
+
 @feedback_app.command("export")
 def export_feedback(
     path: Annotated[Path, typer.Argument(help="Output file: .csv or .parquet.")],
     pseudonymous: Annotated[
         bool, typer.Option(help="Replace NIPs by their keyed hashes (data-science exports).")
     ] = False,
+    current_only: Annotated[
+        bool, typer.Option(help="Only rows in force: the last of each chain of corrections.")
+    ] = False,
 ) -> None:
-    """Export all feedback (nip, training_id, event, reason, model_version, at, key_id)."""
+    """Export feedback (id, nip, training_id, event, reason, model_version, at, key_id, corrects)."""
     if path.suffix.lower() not in _EXPORT_SUFFIXES:
         _fail(f"{path}: use a .csv or .parquet file name, got suffix {path.suffix or '(none)'!r}")
     with _stores() as stores:
-        frame = stores.feedback.export(pseudonymous=pseudonymous)
+        frame = stores.feedback.export(pseudonymous=pseudonymous, current_only=current_only)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() == ".csv":
             frame.to_csv(path, index=False)
@@ -142,3 +215,36 @@ def _key_row(key: KeyInfo) -> tuple[str, ...]:
     status = "active" if key.revoked_at is None else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}"
     created = f"{key.created_at:%Y-%m-%d %H:%M}"
     return key.key_id, escape(key.name), key.role.value, escape(agencies), created, status
+
+
+def _parse_before(text: str) -> dt.datetime:
+    """``--before`` as a UTC time: a date is its midnight UTC; a time without zone is taken as UTC."""
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        pass
+    else:
+        return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        _fail(f"--before {text!r} is neither a date (YYYY-MM-DD) nor an ISO time (2025-01-31T00:00:00+07:00)")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _print_report(report: VerifyReport) -> None:
+    for chain_head in report.heads:
+        where = (
+            f"head id {chain_head.last_id} row_hash {chain_head.row_hash}"
+            if chain_head.last_id is not None
+            else "empty"
+        )
+        console.print(f"{chain_head.table}: {chain_head.rows:,} rows checked; {where}", soft_wrap=True)
+    if report.archives:
+        console.print(f"archive files read: {len(report.archives)}")
+    if report.ok:
+        console.print("[green]OK[/]: chains intact, triggers in place, keys as recorded")
+        return
+    for problem in report.problems:
+        err_console.print(f"[bold red]problem:[/] {escape(str(problem))}", soft_wrap=True)
+    err_console.print(f"[bold red]{len(report.problems)} problem(s)[/]: the state database was tampered with")

@@ -32,9 +32,10 @@ class Recommendation:
     expected_gap_closed: float
     contributions: tuple[Contribution, ...]
 
-    def reason(self, lang: Lang) -> str:
-        """One sentence in ``lang`` naming the gap(s) the entry addresses."""
-        return reason(self.gaps, lang)
+    def reason(self, lang: Lang, levels: bool = True) -> str:
+        """One sentence in ``lang`` naming the gap(s) the entry addresses; without levels when
+        ``levels`` is False (see :func:`rekomendasi.explain.reason`)."""
+        return reason(self.gaps, lang, levels)
 
 
 def records(rows: pd.DataFrame | pa.Table) -> list[dict[str, object]]:

@@ -34,8 +34,12 @@ def _gap_out(gap: GapAddressed, lang: Lang) -> s.GapOut:
 def recommendation_out(
     engine: Engine, rec: Recommendation, sees_evidence: bool, lang: Lang
 ) -> s.RecommendationOut:
-    """One recommendation as the API answers it; without levels and evidence for keys that may not
-    see them."""
+    """One recommendation as the API answers it.
+
+    For keys that may not see evidence (learning platforms) it has no number drawn from the person's
+    evidence: the gaps are competency names, the reason names them without levels, the expected benefit
+    keeps only what earlier participants did (not the person's gap size), and there are no model
+    contributions (they are read off the person's gaps and SKP rating)."""
     entry = engine.entry_info[rec.training_id]
     past = engine.past_outcomes(rec.training_id)
     gaps: list[s.GapOut] | list[s.GapNameOut]
@@ -52,11 +56,11 @@ def recommendation_out(
         jp=int(entry[Catalog.jp]),  # type: ignore[call-overload]
         cost_idr=None if entry[Catalog.cost_idr] is None else int(entry[Catalog.cost_idr]),  # type: ignore[call-overload]
         score=rec.score,
-        reason=rec.reason(lang),
+        reason=rec.reason(lang, levels=sees_evidence),
         explanation=s.Explanation(
             gaps=gaps,
             expected_benefit=s.ExpectedBenefit(
-                gap_closed_levels=rec.expected_gap_closed,
+                gap_closed_levels=rec.expected_gap_closed if sees_evidence else None,
                 past_participants=float(past["participants"] or 0.0),
                 completion_rate=past["completion_rate"],
                 mean_score=past["mean_score"],
@@ -65,7 +69,7 @@ def recommendation_out(
                 s.ContributionOut(
                     feature=c.feature, description=contribution_words(c.feature, lang), value=c.value
                 )
-                for c in rec.contributions
+                for c in (rec.contributions if sees_evidence else ())
             ],
         ),
     )

@@ -17,8 +17,6 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rekomendasi.contract.schemas import NIP_IN_TEXT
-
 DEFAULT_NIP_SALT = "rekomendasi"
 """The default of ``Settings.nip_salt``; public, so production must set its own secret."""
 NIP_HASH_CHARS = 16
@@ -27,6 +25,10 @@ KEY_PREFIX = "rk"
 """First part of every key's plaintext ``rk_<key_id>_<secret>``."""
 _KEY_ID_PATTERN = re.compile(r"[0-9a-f]{16}")  # secrets.token_hex(8)
 _SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+NIP_WRITTEN = re.compile(r"(?<!\d)\d(?:[ .-]?\d){17,18}(?!\d)")
+"""A NIP as people write it inside text: 18 digits, or a mistyped 19, run together or grouped by single
+spaces, dots or dashes (``19670301 198602 1 200``, the printed form), not part of a longer number."""
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class Role(StrEnum):
@@ -74,12 +76,24 @@ def hash_nip(nip: str, salt: str) -> str:
 
 
 def scrub_nips(text: str, salt: str) -> str:
-    """Return ``text`` with every NIP in it replaced by ``nip:<hash_nip(nip, salt)>``.
+    """Return ``text`` with every NIP in it replaced by ``nip:<hash_nip(digits, salt)>``.
 
-    A NIP here is 18 digits not inside a longer number, so ``/v1/employees/<nip>/gaps`` is scrubbed and a
-    19-digit number is left alone. Used for the audit log's free text and for the access log.
+    A NIP is found in any written form (:data:`NIP_WRITTEN`: run together, grouped by spaces, dots or
+    dashes, 18 or 19 digits) and hashed on its digits alone, so each form of one NIP gives the same hash.
+    Used for the audit log's free text and for the access log.
     """
-    return NIP_IN_TEXT.sub(lambda match: f"nip:{hash_nip(match.group(0), salt)}", text)
+    return NIP_WRITTEN.sub(lambda match: f"nip:{hash_nip(re.sub(r'[^0-9]', '', match.group(0)), salt)}", text)
+
+
+def printable(text: str) -> str:
+    """Return ``text`` with control characters (newlines, NUL, escape, C1 controls, Unicode line
+    separators) written as ``\\xNN`` / ``\\uNNNN`` escapes, so a request cannot forge or break a log line."""
+
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group(0))
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _CONTROL.sub(escape, text)
 
 
 def new_key_id() -> str:

@@ -1,16 +1,21 @@
-"""What the routes share, typed: the service state, and the FastAPI dependencies that authenticate the
-caller, refuse unknown query parameters and oversized bodies, check scopes and write audit rows.
+"""What the routes share, typed: the service state, the FastAPI dependencies that hand the routes the
+caller the edge authenticated (:mod:`rekomendasi.serving.edge`), refuse unknown query parameters and check
+scopes (noting the NIPs for the audit row), and :meth:`ServiceState.run`, which does a route's CPU work
+off the event loop.
 
 Imported by the routes and by the app factory; it imports neither, so there is no import circle.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry
@@ -20,25 +25,41 @@ from rekomendasi.errors import (
     EmployeeNotFound,
     Forbidden,
     ModelNotReady,
-    PayloadTooLarge,
     RekomendasiError,
     Unauthorized,
 )
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.auth import Principal, Role
+from rekomendasi.serving.edge import note, principal_of
 from rekomendasi.serving.engine import Employee, Engine
 from rekomendasi.serving.store import AuditWriter, Stores
 from rekomendasi.settings import Settings
 
 log = logging.getLogger("rekomendasi.api")
+P = ParamSpec("P")
+T = TypeVar("T")
 
-MAX_BODY_BYTES = 1_000_000
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": s.Problem, "description": "No API key, or an unknown or revoked one."},
     403: {"model": s.Problem, "description": "Outside the key's role or agencies."},
     422: {"model": s.Problem, "description": "Malformed input; the message says what is wrong."},
+    429: {
+        "model": s.Problem,
+        "description": "Over the key's rate limit; retry after the `Retry-After` seconds.",
+        "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    },
     503: {"model": s.Problem, "description": "No champion, snapshot or scores store yet; says what to run."},
 }
+"""The answers every ``/v1`` route may give besides its own."""
+WITH_BODY: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    413: {"model": s.Problem, "description": "A body over the server's size limit, or too large an answer."},
+    422: {
+        "model": s.Problem,
+        "description": "Malformed input (a body that is not UTF-8 JSON included); the message says what.",
+    },
+}
+"""The answers of routes that take a body."""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": s.Problem, "description": "Unknown NIP (admin keys only)."}
 }
@@ -56,6 +77,14 @@ class ServiceState:
     not_ready: str = "the engine is still loading; retry in a few seconds."
     catalog_out: list[s.CatalogEntry] | None = None  # the catalogue as API entries, built at first use
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    _limiter: anyio.CapacityLimiter | None = None
+
+    async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``work`` in a worker thread, at most ``Settings.work_threads`` at once (the rest queue in
+        order), so ranking and serialising never hold the event loop that answers everyone else."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.settings.work_threads)
+        return await anyio.to_thread.run_sync(functools.partial(work, *args, **kwargs), limiter=self._limiter)
 
     def require_engine(self) -> Engine:
         """The loaded engine.
@@ -66,18 +95,6 @@ class ServiceState:
         if self.engine is None:
             raise ModelNotReady(self.not_ready)
         return self.engine
-
-    def record(self, principal: Principal | None, request: Request, nips: Sequence[str], status: int) -> None:
-        """Append one audit row for ``request`` (who, whose NIPs, model version, snapshot, status)."""
-        engine = self.engine
-        self.audit(
-            principal,
-            f"{request.method} {request.url.path}",
-            list(nips),
-            engine.model_version.version if engine is not None else None,
-            engine.snapshot_id if engine is not None else None,
-            status,
-        )
 
 
 def load_engine(state: ServiceState) -> None:
@@ -115,17 +132,14 @@ _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer
 
 async def _principal(
     request: Request,
-    service: Service,
     key: Annotated[str | None, Security(_api_key)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> Principal:
-    token = key or (bearer.credentials if bearer is not None else None)
-    if not token:
+    """The caller the edge authenticated (the key parameters only document the schemes in OpenAPI: the
+    edge has checked the key before the route, and before any body was read)."""
+    principal = principal_of(request)
+    if principal is None:  # only if a route were mounted outside the edge's prefix
         raise Unauthorized("no API key: send it as `X-API-Key: <key>` or `Authorization: Bearer <key>`.")
-    principal = service.stores.keys.authenticate(token)
-    if principal is None:
-        service.record(None, request, [], 401)
-        raise Unauthorized("unknown or revoked API key.")
     return principal
 
 
@@ -143,13 +157,6 @@ def only(*allowed: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
             )
 
     return check
-
-
-async def body_limit(request: Request) -> None:
-    """Refuse a declared body over :data:`MAX_BODY_BYTES` (413)."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"request body of {length} bytes; the limit is {MAX_BODY_BYTES:,}.")
 
 
 def visible(engine: Engine, principal: Principal, nip: str) -> Employee:
@@ -170,13 +177,9 @@ def visible(engine: Engine, principal: Principal, nip: str) -> Employee:
 
 
 def guarded(service: ServiceState, principal: Principal, request: Request, nip: str) -> Employee:
-    """:func:`visible`, with its audit row when refused."""
-    engine = service.require_engine()
-    try:
-        return visible(engine, principal, nip)
-    except RekomendasiError as err:
-        service.record(principal, request, [nip], err.status_code)
-        raise
+    """:func:`visible`, with the NIP noted for the request's audit row whatever the outcome."""
+    note(request, [nip])
+    return visible(service.require_engine(), principal, nip)
 
 
 K = Annotated[int, Query(ge=1, le=50, description="How many recommendations (1-50).")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rekomendasi.contract.enums import MODALITY
 from rekomendasi.contract.schemas import NIP_PATTERN
@@ -16,12 +16,24 @@ LangParam = Literal["id", "en"]
 Modality = Literal[MODALITY]  # type: ignore[valid-type]
 
 
+def whole_number(value: object) -> object:
+    """A JSON body's integer: a JSON number with no fraction. ``2.0`` is accepted as 2, because JSON and
+    the JSON Schema of the OpenAPI document do not tell 2.0 from 2; ``true`` and ``"5"`` are refused here,
+    ``2.5`` by the (then lax) int type. Fields using it are declared with ``strict=False``."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"must be a whole number, got {type(value).__name__} {value!r}")
+    return value
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields refused, and strict types (``true`` and ``"5"`` are no integer,
+    ``false`` is no amount, ``1`` is no text; see :func:`whole_number` for ``2.0``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class GapOut(_Out):
@@ -49,9 +61,9 @@ class GapNameOut(_Out):
 
 
 class ExpectedBenefit(_Out):
-    gap_closed_levels: float = Field(
+    gap_closed_levels: float | None = Field(
         description="Levels of the person's gaps the entry can close, summed over its competencies "
-        "(up to its target level)."
+        "(up to its target level); null for platform keys."
     )
     past_participants: float = Field(description="Earlier participants with a known outcome.")
     completion_rate: float | None = Field(description="Share of earlier participants who completed it.")
@@ -59,6 +71,8 @@ class ExpectedBenefit(_Out):
 
 
 class ContributionOut(_Out):
+    """One feature's share of the score (planner and admin keys only)."""
+
     feature: str
     description: str
     value: float = Field(description="Additive share of the score (TreeSHAP); positive raises the entry.")
@@ -127,8 +141,10 @@ class FiltersIn(_In):
     """A bulk request's filters (the same as the query parameters of the single-employee route)."""
 
     modality: list[Modality] | None = None
-    max_cost_idr: int | None = Field(default=None, ge=0)
-    max_jp: int | None = Field(default=None, ge=1)
+    max_cost_idr: int | None = Field(default=None, ge=0, strict=False)
+    max_jp: int | None = Field(default=None, ge=1, strict=False)
+
+    _whole = field_validator("max_cost_idr", "max_jp", mode="before")(whole_number)
     province: str | None = Field(default=None, min_length=1, max_length=100)
 
     def to_filters(self) -> Filters:
@@ -138,12 +154,15 @@ class FiltersIn(_In):
 
 class BulkIn(_In):
     nips: list[Nip] = Field(min_length=1, description="NIPs to answer (at most the server's bulk limit).")
-    k: int = Field(default=10, ge=1, le=50)
+    k: int = Field(default=10, ge=1, le=50, strict=False)
     lang: LangParam = "id"
     filters: FiltersIn | None = None
 
+    _whole = field_validator("k", mode="before")(whole_number)
+
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"nips": ["198503152010011001"], "k": 5, "lang": "en"}]},
     )
 
@@ -157,7 +176,7 @@ class GapProfile(_Out):
 class FeedbackIn(_In):
     nip: Nip
     training_id: str = Field(min_length=1, max_length=64)
-    event: FeedbackEvent
+    event: Annotated[FeedbackEvent, Field(strict=False)]  # its value as JSON text: an enum needs leniency
     reason: str = Field(
         default="",
         max_length=2000,
@@ -165,8 +184,19 @@ class FeedbackIn(_In):
         "UU 27/2022 art. 10).",
     )
 
+    corrects: int | None = Field(
+        default=None,
+        ge=1,
+        strict=False,
+        description="Id of an earlier feedback row (same NIP and training) this one corrects; rows are "
+        "never changed, a correction is a new row.",
+    )
+
+    _whole = field_validator("corrects", mode="before")(whole_number)
+
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"nip": "198503152010011001", "training_id": "TRN-0100", "event": "accepted"},

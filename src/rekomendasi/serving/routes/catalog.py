@@ -14,11 +14,11 @@ from rekomendasi.serving.deps import ERRORS, Caller, ModalityQ, Service, Service
 router = APIRouter(tags=["catalogue"])
 
 
-def _entries(service: ServiceState) -> list[s.CatalogEntry]:
-    """The catalogue as API entries, built once per loaded engine."""
+async def _entries(service: ServiceState) -> list[s.CatalogEntry]:
+    """The catalogue as API entries, built once per loaded engine (off the event loop)."""
     engine = service.require_engine()
     if service.catalog_out is None:
-        service.catalog_out = catalog_entries(engine)
+        service.catalog_out = await service.run(catalog_entries, engine)
     return service.catalog_out
 
 
@@ -40,7 +40,7 @@ async def catalog(
     """Catalogue entries, filtered, a page at a time."""
     entries = [
         e
-        for e in _entries(service)
+        for e in await _entries(service)
         if (not modality or e.modality in modality)
         and (competency_id is None or competency_id in e.competencies)
         and (active is None or e.active == active)
@@ -64,7 +64,7 @@ async def catalog_entry(
     service: Service, principal: Caller, training_id: Annotated[str, Path(min_length=1, max_length=64)]
 ) -> s.CatalogEntry:
     """One catalogue entry."""
-    for entry in _entries(service):
+    for entry in await _entries(service):
         if entry.training_id == training_id:
             return entry
     return JSONResponse({"detail": f"no catalogue entry {training_id}."}, status_code=404)  # type: ignore[return-value]

@@ -8,6 +8,7 @@ from rekomendasi.errors import Forbidden
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.answers import gap_profile_out
 from rekomendasi.serving.deps import ERRORS, NOT_FOUND, Caller, LangQ, NipPath, Service, guarded, only
+from rekomendasi.serving.edge import note
 
 router = APIRouter(tags=["employees"])
 
@@ -24,10 +25,8 @@ async def gap_profile(
     """The employee's competency-gap profile, with the evidence behind each estimate.
 
     Not for platform keys: learning platforms see recommendations and reasons, not evidence."""
+    note(request, [nip])
     if not principal.sees_evidence:
-        service.record(principal, request, [nip], 403)
         raise Forbidden("this key's role (platform) may not see evidence; ask a planner key.")
     who = guarded(service, principal, request, nip)
-    out = gap_profile_out(service.require_engine(), who, lang)
-    service.record(principal, request, [nip], 200)
-    return out
+    return await service.run(gap_profile_out, service.require_engine(), who, lang)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from rekomendasi.errors import BadRequest
 from rekomendasi.serving import schemas as s
-from rekomendasi.serving.deps import ERRORS, Caller, Service, body_limit, guarded, only
+from rekomendasi.serving.deps import WITH_BODY, Caller, Service, guarded, only
 
 router = APIRouter(tags=["feedback"])
 
@@ -15,20 +15,29 @@ router = APIRouter(tags=["feedback"])
     "/feedback",
     response_model=s.FeedbackOut,
     status_code=201,
-    responses={**ERRORS, 404: {"model": s.Problem, "description": "Unknown training id or NIP (admin)."}},
-    dependencies=[Depends(body_limit), Depends(only())],
+    responses={**WITH_BODY, 404: {"model": s.Problem, "description": "Unknown NIP (admin keys only)."}},
+    dependencies=[Depends(only())],
 )
 async def feedback(
     request: Request, service: Service, principal: Caller, body: s.FeedbackIn
 ) -> s.FeedbackOut:
     """Record what happened to a recommendation: accepted, rejected, enrolled, completed, or objected
     (the person contests an automated recommendation, UU 27/2022 art. 10; a reason is required).
-    Stored durably; `rekomendasi feedback export` hands it to training."""
+    Rows are never changed: to correct one, send a new row with `corrects` set to its id. Stored
+    durably; `rekomendasi feedback export` hands it to training."""
     engine = service.require_engine()
     guarded(service, principal, request, body.nip)
     if body.training_id not in engine.entry_info:
         raise BadRequest(f"training_id {body.training_id!r} is not in the catalogue.")
     version = engine.model_version.version
-    row = service.stores.feedback.add(principal, body.nip, body.training_id, body.event, body.reason, version)
-    service.record(principal, request, [body.nip], 201)
+    row = await service.run(
+        service.stores.feedback.add,
+        principal,
+        body.nip,
+        body.training_id,
+        body.event,
+        body.reason,
+        version,
+        corrects=body.corrects,
+    )
     return s.FeedbackOut(id=row, event=str(body.event), model_version=version)

@@ -1,20 +1,30 @@
-"""Recommendation routes: one employee, a list of NIPs, a whole agency (paged)."""
+"""Recommendation routes: one employee, a list of NIPs, a whole agency (paged).
+
+Ranking, explaining and serialising run off the event loop (:meth:`ServiceState.run`), one employee's
+answer at a time for lists, so a large answer never holds up a small one for long. Answers are bounded:
+employees x k of one request is at most ``Settings.max_answer_recommendations``.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from rekomendasi.errors import Forbidden, PayloadTooLarge, RekomendasiError
+from rekomendasi.explain import Lang
 from rekomendasi.recommend import Filters
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.answers import employee_out
+from rekomendasi.serving.auth import Principal
 from rekomendasi.serving.deps import (
     ERRORS,
     FILTER_PARAMS,
     NOT_FOUND,
+    WITH_BODY,
     Caller,
     K,
     LangQ,
@@ -24,13 +34,53 @@ from rekomendasi.serving.deps import (
     NipPath,
     Province,
     Service,
-    body_limit,
+    ServiceState,
     guarded,
     only,
     visible,
 )
+from rekomendasi.serving.edge import note
+from rekomendasi.serving.engine import Engine
 
 router = APIRouter(tags=["recommendations"])
+
+_CHUNK = 8
+"""Employees ranked per hop to a worker thread in list answers: small enough that a single employee's
+request queued behind a large answer waits for one chunk, not the whole answer."""
+
+
+def _json(engine: Engine, principal: Principal, nips: Sequence[str], k: int, lang: Lang, f: Filters) -> bytes:
+    """The answers of ``nips`` as JSON objects joined by commas (each serialised on its own, so no single
+    call holds the interpreter for long)."""
+    return b",".join(
+        employee_out(engine, principal, engine.employee(nip), k, lang, f).model_dump_json().encode()
+        for nip in nips
+    )
+
+
+async def _results(
+    service: ServiceState, principal: Principal, nips: Sequence[str], k: int, lang: Lang, wanted: Filters
+) -> bytes:
+    engine = service.require_engine()
+    parts = []
+    for start in range(0, len(nips), _CHUNK):
+        chunk = nips[start : start + _CHUNK]
+        parts.append(await service.run(_json, engine, principal, chunk, k, lang, wanted))
+    return b",".join(part for part in parts if part)
+
+
+def _page(
+    results: bytes, errors: list[s.BulkError], total: int, offset: int, following: int | None
+) -> Response:
+    """A :class:`~rekomendasi.serving.schemas.BulkOut` written from serialised results."""
+    tail = {
+        "errors": [e.model_dump() for e in errors],
+        "total": total,
+        "offset": offset,
+        "next_offset": following,
+    }
+    body = b'{"results":[' + results + b"]," + json.dumps(tail).encode()[1:]
+    return Response(body, media_type="application/json")
 
 
 @router.get(
@@ -53,43 +103,49 @@ async def employee_recommendations(
 ) -> s.EmployeeRecommendations:
     """Top k catalogue trainings for one employee, each explained: the gaps it addresses (required vs
     estimated level, uncertainty, the evidence in plain words), the expected benefit and the model's main
-    contributions. Also the mandatory programmes due (with their rule) and the 20 JP status of the year."""
+    contributions. Also the mandatory programmes due (with their rule) and the 20 JP status of the year.
+    Platform keys get the same list without levels, evidence or contributions (see the README)."""
     who = guarded(service, principal, request, nip)
     wanted = Filters.from_request(modality, max_cost_idr, max_jp, province)
-    out = employee_out(service.require_engine(), principal, who, k, lang, wanted)
-    service.record(principal, request, [nip], 200)
-    # Serialised once here: the model was built from validated parts, so FastAPI need not validate it again.
-    return Response(out.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
+    body = await service.run(_json, service.require_engine(), principal, [who.nip], k, lang, wanted)
+    # Serialised once: the model was built from validated parts, so FastAPI need not validate it again.
+    return Response(body, media_type="application/json")  # type: ignore[return-value]
 
 
 @router.post(
     "/recommendations/bulk",
     response_model=s.BulkOut,
-    responses={**ERRORS, 413: {"model": s.Problem, "description": "More NIPs than the server's limit."}},
-    dependencies=[Depends(body_limit), Depends(only())],
+    responses=WITH_BODY,
+    dependencies=[Depends(only())],
 )
 async def bulk_recommendations(
     request: Request, service: Service, principal: Caller, body: s.BulkIn
 ) -> s.BulkOut:
-    """Recommendations for a list of NIPs (at most `REKOMENDASI_BULK_MAX_NIPS`, 500 by default). NIPs
-    outside the key's scope are listed under `errors` and never answered."""
+    """Recommendations for a list of NIPs (at most `REKOMENDASI_BULK_MAX_NIPS`, 500 by default, and at
+    most `REKOMENDASI_MAX_ANSWER_RECOMMENDATIONS` NIPs x k, 5,000 by default). NIPs outside the key's scope
+    are listed under `errors` and never answered."""
+    nips = list(dict.fromkeys(body.nips))
+    note(request, [], refused=nips)  # until it is known which are answered, all count as asked for
     limit = service.settings.bulk_max_nips
     if len(body.nips) > limit:
         raise PayloadTooLarge(f"{len(body.nips)} NIPs in one request; the limit is {limit}. Split the list.")
+    budget = service.settings.max_answer_recommendations
+    if len(nips) * body.k > budget:
+        raise PayloadTooLarge(
+            f"{len(nips)} NIPs x k={body.k} is {len(nips) * body.k:,} recommendations in one answer; the "
+            f"limit is {budget:,}. Send at most {max(budget // body.k, 1)} NIPs with this k, or a smaller k."
+        )
     engine = service.require_engine()
     wanted = (body.filters or s.FiltersIn()).to_filters()
-    results, errors = [], []
-    for nip in dict.fromkeys(body.nips):
+    answered, errors = [], []
+    for nip in nips:
         try:
-            who = visible(engine, principal, nip)
+            answered.append(visible(engine, principal, nip).nip)
         except RekomendasiError as err:
             errors.append(s.BulkError(nip=nip, detail=str(err)))
-            continue
-        results.append(employee_out(engine, principal, who, body.k, body.lang, wanted))
-    service.record(principal, request, [r.nip for r in results], 200)
-    return s.BulkOut(
-        results=results, errors=errors, total=len(results) + len(errors), offset=0, next_offset=None
-    )
+    note(request, answered, refused=[e.nip for e in errors])
+    results = await _results(service, principal, answered, body.k, body.lang, wanted)
+    return _page(results, errors, len(nips), 0, None)  # type: ignore[return-value]
 
 
 @router.get(
@@ -107,27 +163,30 @@ async def agency_recommendations(
     k: K = 10,
     lang: LangQ = "id",
     offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100, description="Employees per page (1-100).")] = 50,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=100,
+            description="Employees per page (1-100); a page holds at most "
+            "`REKOMENDASI_MAX_ANSWER_RECOMMENDATIONS` / k employees.",
+        ),
+    ] = 50,
     modality: ModalityQ = None,
     max_cost_idr: MaxCost = None,
     max_jp: MaxJp = None,
     province: Province = None,
 ) -> s.BulkOut:
-    """Recommendations for a whole agency (or one unit), a page of employees at a time, by NIP order."""
+    """Recommendations for a whole agency (or one unit), a page of employees at a time, by NIP order.
+    Follow `next_offset` until it is null."""
     engine = service.require_engine()
     if not principal.can_see(instansi_id):
-        service.record(principal, request, [], 403)
         raise Forbidden(f"agency {instansi_id} is not among the agencies this key may see.")
     staff = engine.staff(instansi_id, unit_id)
-    page = staff[offset : offset + limit]
+    size = min(limit, max(service.settings.max_answer_recommendations // k, 1))
+    page = staff[offset : offset + size]
+    note(request, page)
     wanted = Filters.from_request(modality, max_cost_idr, max_jp, province)
-    results = [employee_out(engine, principal, engine.employee(n), k, lang, wanted) for n in page]
-    service.record(principal, request, page, 200)
-    following = offset + limit
-    return s.BulkOut(
-        results=results,
-        errors=[],
-        total=len(staff),
-        offset=offset,
-        next_offset=following if following < len(staff) else None,
-    )
+    results = await _results(service, principal, page, k, lang, wanted)
+    following = offset + size
+    return _page(results, [], len(staff), offset, following if following < len(staff) else None)  # type: ignore[return-value]

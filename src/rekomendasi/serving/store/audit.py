@@ -1,4 +1,4 @@
-"""The append-only audit log of API requests, and the writer that batches its rows for a server.
+"""The append-only audit log of API requests and operator actions, hash-chained (:mod:`.chain`).
 
 Personal data (UU 27/2022): rows keep only keyed hashes of NIPs (:func:`~rekomendasi.serving.auth.hash_nip`),
 so "what was recommended to whom, by which model" can be searched by person without the log itself being
@@ -8,14 +8,15 @@ a list of civil servants.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from rekomendasi.serving.auth import Principal, hash_nip, scrub_nips
+from rekomendasi.serving.store.chain import HashChain, Row
 from rekomendasi.serving.store.db import (
     METADATA,
     ROW_ID,
@@ -26,14 +27,15 @@ from rekomendasi.serving.store.db import (
     utc_now,
 )
 
-logger = logging.getLogger(__name__)
+OPERATOR_ROLE = "operator"
+"""``role`` of rows that record an operator's command (keys, archive, migration), not an API request."""
 
 AUDIT_LOG = sa.Table(
     "audit_log",
     METADATA,
-    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=False),  # the chain sets it
     sa.Column("at", UtcDateTime, nullable=False, index=True),
-    sa.Column("key_id", sa.String(32), nullable=True),  # None: the request had no valid key
+    sa.Column("key_id", sa.String(32), nullable=True),  # None: no valid key, or an operator row
     sa.Column("role", sa.String(16), nullable=True),
     sa.Column("action", sa.String(200), nullable=False),
     sa.Column("nip_count", sa.Integer, nullable=False),
@@ -42,31 +44,32 @@ AUDIT_LOG = sa.Table(
     sa.Column("snapshot_id", sa.String(200), nullable=True),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
-)
-
-_SQLITE_APPEND_ONLY = tuple(
-    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
-    f"BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: {op} is not allowed'); END"
-    for op in ("UPDATE", "DELETE")
+    sa.Column("request_id", sa.String(64), nullable=True),  # the request's X-Request-ID
+    sa.Column("refused_count", sa.Integer, nullable=False),
+    sa.Column("refused_hashes", sa.Text, nullable=False),  # NIPs asked for but refused, hashed
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("row_hash", sa.String(64), nullable=False),
 )
 
 
 class AuditLog:
-    """The audit log: rows are appended and read, never changed (sqlite enforces it with triggers).
+    """The audit log: rows are appended and read, never changed (triggers refuse UPDATE and DELETE).
+
+    Open it through :class:`~rekomendasi.serving.store.Stores`, which creates (or migrates) its table.
 
     Args:
-        db: The state database; the ``audit_log`` table (and its triggers on sqlite) are created if missing.
+        db: The state database.
         nip_salt: Secret key of :func:`~rekomendasi.serving.auth.hash_nip`; non-empty.
+        key: The hash chain's key (:func:`~rekomendasi.serving.store.chain.chain_key`).
 
     Raises:
         StateInputError: ``nip_salt`` is empty.
-        ConfigError: The database cannot be opened.
     """
 
-    def __init__(self, db: Database, nip_salt: str) -> None:
+    def __init__(self, db: Database, nip_salt: str, key: bytes) -> None:
         self._nip_salt = require_salt(nip_salt)
         self._db = db
-        db.create([AUDIT_LOG], sqlite_ddl=_SQLITE_APPEND_ONLY)
+        self.chain = HashChain(AUDIT_LOG, key)
 
     def audit_row(
         self,
@@ -77,12 +80,15 @@ class AuditLog:
         snapshot_id: str | None,
         status: int,
         detail: str = "",
+        *,
+        refused: Sequence[str] = (),
+        request_id: str | None = None,
     ) -> dict[str, object]:
         """One audit-log row, with NIPs hashed (write it with :meth:`write`).
 
-        NIPs are stored only as ``hash_nip`` values. As a safety net, any NIP in ``action`` or ``detail``
-        is replaced by ``nip:<hash>`` too (:func:`~rekomendasi.serving.auth.scrub_nips`), so a raw path
-        such as ``/employees/<nip>`` is safe.
+        NIPs are stored only as ``hash_nip`` values. As a safety net, any NIP in ``action``, ``detail``
+        or ``request_id`` is replaced by ``nip:<hash>`` too (:func:`~rekomendasi.serving.auth.scrub_nips`),
+        so a raw path such as ``/employees/<nip>`` is safe. Texts longer than their column are cut.
 
         Args:
             principal: The caller, or None when the request carried no valid key.
@@ -92,18 +98,48 @@ class AuditLog:
             snapshot_id: Feature snapshot the answer was computed from, if any.
             status: HTTP status of the answer.
             detail: Free text, e.g. an error message.
+            refused: NIPs the request asked for but was refused (e.g. other agencies' inside a bulk request).
+            request_id: The request's X-Request-ID, if any (at most 64 characters are kept).
         """
         return {
             "at": utc_now(),
             "key_id": principal.key_id if principal else None,
             "role": principal.role.value if principal else None,
-            "action": scrub_nips(action, self._nip_salt),
+            "action": _fit(scrub_nips(action, self._nip_salt), AUDIT_LOG.c.action),
             "nip_count": len(nips),
-            "nip_hashes": ";".join(hash_nip(nip, self._nip_salt) for nip in nips),
-            "model_version": model_version,
-            "snapshot_id": snapshot_id,
+            "nip_hashes": self._hashes(nips),
+            "model_version": _fit(model_version, AUDIT_LOG.c.model_version),
+            "snapshot_id": _fit(snapshot_id, AUDIT_LOG.c.snapshot_id),
             "status": int(status),
             "detail": scrub_nips(detail, self._nip_salt),
+            "request_id": _fit(
+                scrub_nips(request_id, self._nip_salt) if request_id is not None else None,
+                AUDIT_LOG.c.request_id,
+            ),
+            "refused_count": len(refused),
+            "refused_hashes": self._hashes(refused),
+        }
+
+    def operator_row(self, action: str, detail: Mapping[str, object]) -> dict[str, object]:
+        """A row recording an operator's command (``role`` "operator", no key, no NIPs, status 200).
+
+        ``detail`` is stored as JSON with sorted keys, as given: it holds ids, roles and hashes written by
+        the service, never NIPs (not scrubbed, as a hex hash may look like a NIP).
+        """
+        return {
+            "at": utc_now(),
+            "key_id": None,
+            "role": OPERATOR_ROLE,
+            "action": _fit(action, AUDIT_LOG.c.action),
+            "nip_count": 0,
+            "nip_hashes": "",
+            "model_version": None,
+            "snapshot_id": None,
+            "status": 200,
+            "detail": json.dumps(dict(detail), sort_keys=True, separators=(",", ":")),
+            "request_id": None,
+            "refused_count": 0,
+            "refused_hashes": "",
         }
 
     def append(
@@ -115,15 +151,43 @@ class AuditLog:
         snapshot_id: str | None,
         status: int,
         detail: str = "",
+        *,
+        refused: Sequence[str] = (),
+        request_id: str | None = None,
     ) -> None:
-        """Append one row now (see :meth:`audit_row` for the fields)."""
-        self.write([self.audit_row(principal, action, nips, model_version, snapshot_id, status, detail)])
+        """Append one row now; it is committed when this returns (see :meth:`audit_row` for the fields)."""
+        row = self.audit_row(
+            principal,
+            action,
+            nips,
+            model_version,
+            snapshot_id,
+            status,
+            detail,
+            refused=refused,
+            request_id=request_id,
+        )
+        self.write([row])
 
-    def write(self, rows: Sequence[dict[str, object]]) -> None:
-        """Append rows built by :meth:`audit_row` in one transaction (a server batches them)."""
+    def write(self, rows: Sequence[Row]) -> None:
+        """Append rows built by :meth:`audit_row` in one transaction, chained; committed when this returns.
+
+        Raises:
+            StateInputError: A row lacks a field or holds a value of another type.
+            sqlalchemy.exc.SQLAlchemyError: The database refused the write (nothing was written).
+        """
         if rows:
-            with self._db.writing() as conn:
-                conn.execute(AUDIT_LOG.insert(), list(rows))
+            with self._db.writing(self.chain.lock) as conn:
+                self.chain.append(conn, rows)
+
+    def write_in(self, conn: Connection, rows: Sequence[Row]) -> None:
+        """Append rows inside the caller's transaction, which must hold this chain's lock
+        (``Database.writing(log.chain.lock)``): how a key's creation and its audit row commit together.
+
+        Raises:
+            StateInputError: A row lacks a field or holds a value of another type.
+        """
+        self.chain.append(conn, rows)
 
     def read(
         self, limit: int | None = 100, since: dt.datetime | None = None, nip: str | None = None
@@ -133,7 +197,8 @@ class AuditLog:
         Args:
             limit: At most this many rows (the most recent ones); None for all.
             since: Only rows at or after this timezone-aware time.
-            nip: Only rows that concern this NIP (matched by its hash), e.g. for a person's access request.
+            nip: Only rows that concern this NIP, answered or refused (matched by its hash), e.g. for a
+                person's access request.
 
         Raises:
             StateInputError: ``limit`` below 1 or ``since`` without a timezone.
@@ -148,77 +213,18 @@ class AuditLog:
                 raise StateInputError(f"since must be timezone-aware, got naive {since.isoformat()}")
             stmt = stmt.where(AUDIT_LOG.c.at >= since)
         if nip is not None:
-            stmt = stmt.where(AUDIT_LOG.c.nip_hashes.contains(hash_nip(nip, self._nip_salt)))
+            hashed = hash_nip(nip, self._nip_salt)
+            stmt = stmt.where(
+                sa.or_(AUDIT_LOG.c.nip_hashes.contains(hashed), AUDIT_LOG.c.refused_hashes.contains(hashed))
+            )
         frame = self._db.frame(stmt, [c.name for c in AUDIT_LOG.columns])
         return frame.iloc[::-1].reset_index(drop=True)
 
+    def _hashes(self, nips: Sequence[str]) -> str:
+        return ";".join(hash_nip(nip, self._nip_salt) for nip in nips)
 
-class AuditWriter:
-    """Appends audit rows for the request handlers.
 
-    With ``flush_seconds`` 0 each row is written before the answer leaves. Otherwise rows (timestamped
-    when the request is answered) are collected and a background thread appends them in one transaction
-    every ``flush_seconds``, so no request waits on the database lock that server processes share; rows
-    still in memory when the process is killed hard (not on a normal stop, which flushes) are lost.
-
-    Args:
-        log: Where the rows go.
-        flush_seconds: Seconds between batched writes (>= 0); 0 writes each row at once.
-    """
-
-    def __init__(self, log: AuditLog, flush_seconds: float) -> None:
-        self.log = log
-        self.flush_seconds = flush_seconds
-        self._rows: list[dict[str, object]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        if flush_seconds > 0:
-            self._thread = threading.Thread(target=self._loop, name="audit-writer", daemon=True)
-            self._thread.start()
-
-    def __call__(
-        self,
-        principal: Principal | None,
-        action: str,
-        nips: Sequence[str],
-        model_version: str | None,
-        snapshot_id: str | None,
-        status: int,
-        detail: str = "",
-    ) -> None:
-        """Record one request (the fields of :meth:`AuditLog.audit_row`)."""
-        row = self.log.audit_row(principal, action, nips, model_version, snapshot_id, status, detail)
-        if self._thread is None:
-            self.log.write([row])
-            return
-        with self._lock:
-            self._rows.append(row)
-
-    def flush(self) -> None:
-        """Write what is buffered now. If the write fails the rows go back to the front of the buffer
-        (for the next flush) and the error is raised."""
-        with self._lock:
-            rows, self._rows = self._rows, []
-        if not rows:
-            return
-        try:
-            self.log.write(rows)
-        except Exception:
-            with self._lock:
-                self._rows[:0] = rows
-            raise
-
-    def close(self) -> None:
-        """Stop the thread and write the rest."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self.flush()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.flush_seconds):
-            try:
-                self.flush()
-            except Exception:  # a failed flush must not kill the thread; the rows stay for the next one
-                logger.exception("audit flush failed; retrying")
+def _fit(text: str | None, column: sa.Column[str]) -> str | None:
+    """``text`` cut to the column's length (PostgreSQL refuses longer values; sqlite would keep them)."""
+    length = getattr(column.type, "length", None)
+    return text if text is None or length is None else text[:length]

@@ -1,7 +1,10 @@
 """API keys: create, authenticate (with a short cache), list and revoke.
 
 Only the SHA-256 of each key's secret is stored; the plaintext (:func:`~rekomendasi.serving.auth.format_key`)
-is shown once, when the key is created.
+is shown once, when the key is created. Creating and revoking a key each append an audit row
+(``KEY CREATE <key_id>``, ``KEY REVOKE <key_id>``) in the same transaction, recording the key's role,
+agencies and a keyed fingerprint of its secret hash, so ``audit verify`` can tell a key changed behind the
+service's back; triggers refuse deleting a key and any update but its revocation.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from rekomendasi.serving.auth import (
     Principal,
@@ -26,6 +30,8 @@ from rekomendasi.serving.auth import (
     parse_key,
     sha256_hex,
 )
+from rekomendasi.serving.store.audit import AuditLog
+from rekomendasi.serving.store.chain import HashChain, Row
 from rekomendasi.serving.store.db import (
     METADATA,
     Database,
@@ -38,8 +44,12 @@ from rekomendasi.serving.store.db import (
 
 logger = logging.getLogger(__name__)
 
-CACHE_TTL_SECONDS = 30.0
-"""How long a successful key lookup is trusted; a revocation by another process takes at most this."""
+CACHE_TTL_SECONDS = 4.0
+"""Default of how long a successful key lookup is trusted (``Settings.key_cache_seconds``): a revocation
+by another process takes effect within it."""
+KEY_CREATE = "KEY CREATE"
+KEY_REVOKE = "KEY REVOKE"
+"""Actions of the audit rows of a key's creation and revocation, followed by a space and the key_id."""
 _CACHE_MAX_ENTRIES = 1024
 
 API_KEYS = sa.Table(
@@ -83,34 +93,41 @@ class KeyStore:
 
     Safe to share between threads; one instance per process.
 
+    Open it through :class:`~rekomendasi.serving.store.Stores`, which creates its table and triggers.
+
     Args:
-        db: The state database; the ``api_keys`` table is created if missing.
+        db: The state database.
+        audit: The audit log that records each key's creation and revocation.
         cache_ttl: Seconds a successful key lookup is reused without asking the database (>= 0).
         clock: Monotonic clock in seconds, for the cache; tests pass a fake one.
 
     Raises:
-        ConfigError: The database cannot be opened.
+        StateInputError: ``cache_ttl`` is negative.
     """
 
     def __init__(
         self,
         db: Database,
+        audit: AuditLog,
         *,
         cache_ttl: float = CACHE_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if cache_ttl < 0:
+            raise StateInputError(f"cache_ttl must be >= 0 seconds, got {cache_ttl}")
         self._db = db
-        self._cache_ttl = cache_ttl
+        self._audit = audit
+        self.cache_ttl = cache_ttl
         self._clock = clock
         self._cache: dict[str, _CacheEntry] = {}
         self._cache_lock = threading.Lock()
-        db.create([API_KEYS])
 
     def create_key(self, name: str, role: Role | str, agencies: Iterable[str] = ()) -> tuple[Principal, str]:
         """Create an API key and return its principal and plaintext, which is never retrievable again.
 
         The plaintext is ``rk_<key_id>_<secret>``; only the SHA-256 of the secret is stored, which is
-        enough for a 256-bit random secret (no password stretching needed).
+        enough for a 256-bit random secret (no password stretching needed). The key and its audit row
+        ``KEY CREATE <key_id>`` are committed together.
 
         Raises:
             StateInputError: Empty name, unknown role, admin with agencies, or planner/platform without.
@@ -120,18 +137,17 @@ class KeyStore:
         )
         _check_scope(principal)
         secret = new_secret()
-        with self._db.writing() as conn:
-            conn.execute(
-                API_KEYS.insert(),
-                {
-                    "key_id": principal.key_id,
-                    "name": principal.name,
-                    "role": principal.role.value,
-                    "agencies": json.dumps(sorted(principal.agencies)),
-                    "secret_sha256": sha256_hex(secret),
-                    "created_at": utc_now(),
-                },
-            )
+        row = {
+            "key_id": principal.key_id,
+            "name": principal.name,
+            "role": principal.role.value,
+            "agencies": json.dumps(sorted(principal.agencies)),
+            "secret_sha256": sha256_hex(secret),
+            "created_at": utc_now(),
+        }
+        with self._db.writing(self._audit.chain.lock) as conn:
+            conn.execute(API_KEYS.insert(), row)
+            self._audit.write_in(conn, [key_event(self._audit, KEY_CREATE, row)])
         logger.info("created API key %s (%s) for %s", principal.key_id, principal.role, principal.name)
         return principal, format_key(principal.key_id, secret)
 
@@ -171,14 +187,18 @@ class KeyStore:
         ]
 
     def revoke_key(self, key_id: str) -> bool:
-        """Revoke a key; return False when no active key has this id. The row stays, for the audit log."""
-        stmt = (
-            API_KEYS.update()
-            .where(API_KEYS.c.key_id == key_id, API_KEYS.c.revoked_at.is_(None))
-            .values(revoked_at=utc_now())
-        )
-        with self._db.writing() as conn:
-            revoked = conn.execute(stmt).rowcount == 1
+        """Revoke a key; return False when no active key has this id. The row stays, for the audit log.
+
+        The revocation and its audit row ``KEY REVOKE <key_id>`` are committed together. This process
+        rejects the key at once; other processes within their ``cache_ttl``.
+        """
+        active = API_KEYS.c.key_id == key_id, API_KEYS.c.revoked_at.is_(None)
+        with self._db.writing(self._audit.chain.lock) as conn:
+            row = conn.execute(sa.select(API_KEYS).where(*active)).mappings().first()
+            revoked = row is not None
+            if row is not None:
+                conn.execute(API_KEYS.update().where(*active).values(revoked_at=utc_now()))
+                self._audit.write_in(conn, [key_event(self._audit, KEY_REVOKE, row)])
         with self._cache_lock:
             for digest in [d for d, e in self._cache.items() if e.principal.key_id == key_id]:
                 del self._cache[digest]
@@ -207,7 +227,7 @@ class KeyStore:
             return entry.principal
 
     def _cache_put(self, digest: str, principal: Principal) -> None:
-        if self._cache_ttl <= 0:
+        if self.cache_ttl <= 0:
             return
         now = self._clock()
         with self._cache_lock:
@@ -215,7 +235,38 @@ class KeyStore:
                 self._cache = {d: e for d, e in self._cache.items() if e.expires > now}
             if len(self._cache) >= _CACHE_MAX_ENTRIES:  # still full of live keys: drop the oldest
                 del self._cache[next(iter(self._cache))]
-            self._cache[digest] = _CacheEntry(principal, now + self._cache_ttl)
+            self._cache[digest] = _CacheEntry(principal, now + self.cache_ttl)
+
+
+def key_event(audit: AuditLog, action: str, key: Row, **extra: object) -> dict[str, object]:
+    """The audit row of ``action`` (:data:`KEY_CREATE` or :data:`KEY_REVOKE`) on the ``api_keys`` row ``key``.
+
+    Its detail records :func:`key_facts`, which ``audit verify`` compares with the key as it is.
+    """
+    detail = {**key_facts(audit.chain, key), **extra}
+    return audit.operator_row(f"{action} {key['key_id']}", detail)
+
+
+def key_facts(chain: HashChain, key: Row) -> dict[str, object]:
+    """What the audit log records of a key: role, agencies (sorted list) and the keyed fingerprint of its
+    secret's hash (``chain`` is the audit log's)."""
+    return {
+        "role": key["role"],
+        "agencies": sorted(json.loads(str(key["agencies"]))),
+        "secret": chain.fingerprint(str(key["secret_sha256"])),
+    }
+
+
+def existing_key_events(conn: Connection, audit: AuditLog) -> list[dict[str, object]]:
+    """Audit rows recording every key already in ``api_keys`` (created, and revoked when it is), marked
+    ``migrated``: written once when a database of the version before the hash chain is migrated."""
+    rows = conn.execute(sa.select(API_KEYS).order_by(API_KEYS.c.created_at, API_KEYS.c.key_id)).mappings()
+    events: list[dict[str, object]] = []
+    for row in rows:
+        events.append(key_event(audit, KEY_CREATE, row, migrated=True))
+        if row["revoked_at"] is not None:
+            events.append(key_event(audit, KEY_REVOKE, row, migrated=True))
+    return events
 
 
 def _clean_name(name: str) -> str:
