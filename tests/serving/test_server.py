@@ -138,6 +138,21 @@ def test_both_workers_append_to_one_audit_chain_that_verifies(server: Running, s
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+def test_keep_alive_answers_do_not_wait_for_delayed_acks(server: Running) -> None:
+    """With several workers, answers on a kept-alive connection leave at once: Nagle's algorithm is off
+    on the shared listening socket (it was on, and every answer waited 40 ms for the client's delayed
+    ACK)."""
+    with httpx.Client(base_url=server.base) as client:
+        for _ in range(5):
+            client.get("/health")
+        times = []
+        for _ in range(30):
+            started = time.perf_counter()
+            assert client.get("/health").status_code == 200
+            times.append(time.perf_counter() - started)
+    assert sorted(times)[len(times) // 2] < 0.02, f"median {sorted(times)[15] * 1e3:.1f} ms"
+
+
 def _rss_kb(parent: int) -> int:
     """Resident memory of the server: its parent process and every child (the workers), in kB."""
     pids = [parent]

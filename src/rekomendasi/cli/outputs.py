@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +21,9 @@ from rekomendasi.cli.common import (
     stages,
 )
 from rekomendasi.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def score(
@@ -151,7 +156,7 @@ def serve(
     if demo_key:
         _print_demo_key(settings, host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
+    config = uvicorn.Config(
         "rekomendasi.serving.app:create_app",
         factory=True,
         host=host,
@@ -160,6 +165,31 @@ def serve(
         access_log=False,  # ours hashes NIPs; uvicorn's would print them
         log_level="info",
     )
+    if config.workers == 1:
+        uvicorn.Server(config).run()
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[tcp_listener(config)]).run()
+
+
+def tcp_listener(config: uvicorn.Config) -> socket.socket:
+    """The listening socket the workers share, with Nagle's algorithm off for every connection.
+
+    uvicorn binds it as ``socket(family)``, whose protocol number reads 0, so asyncio does not set
+    TCP_NODELAY on the connections it accepts (it checks for IPPROTO_TCP): a keep-alive answer written in
+    two parts then waits for the client's delayed ACK, 40 ms on Linux (measured: /health at 44 ms a
+    request with two workers, 0.4 ms with one). The socket is rebuilt with its protocol named, and
+    TCP_NODELAY is set on it too (Linux passes it on to accepted connections).
+    """
+    bound = config.bind_socket()
+    if bound.family not in (socket.AF_INET, socket.AF_INET6):
+        return bound
+    listener = socket.socket(bound.family, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=bound.detach())
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.set_inheritable(True)
+    return listener
 
 
 def _print_demo_key(settings: Settings, host: str, port: int) -> None:
