@@ -334,3 +334,27 @@ def test_log_lines_escape_control_characters_and_hash_nips_in_any_written_form(
     logged = "\n".join(lines)
     assert nip not in logged and spaced not in logged and dashed not in logged and nip[:14] not in logged
     assert logged.count(f"nip:{hash_nip(nip, 'test-salt')}") >= 2
+
+
+def test_a_single_answer_never_queues_behind_the_pieces_of_list_answers(served: Served) -> None:
+    """The list lane has one thread of its own: with it busy and more pieces queued, a request for one
+    employee still gets a thread at once."""
+    state = served.app.state.service
+    release = threading.Event()
+
+    async def scenario() -> tuple[int, float]:
+        pieces = [asyncio.ensure_future(state.run_list(release.wait, 10)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        started = asyncio.get_running_loop().time()
+        answer = await asyncio.wait_for(state.run(sum, [1, 2, 3]), timeout=5)
+        waited = asyncio.get_running_loop().time() - started
+        release.set()
+        await asyncio.gather(*pieces)
+        return answer, waited
+
+    state._lanes.clear()  # lanes belong to the loop that made them; this test runs its own loop
+    try:
+        answer, waited = asyncio.run(scenario())
+    finally:
+        state._lanes.clear()
+    assert answer == 6 and waited < 1.0

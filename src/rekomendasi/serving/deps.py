@@ -77,14 +77,26 @@ class ServiceState:
     not_ready: str = "the engine is still loading; retry in a few seconds."
     catalog_out: list[s.CatalogEntry] | None = None  # the catalogue as API entries, built at first use
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
-    _limiter: anyio.CapacityLimiter | None = None
+    _lanes: dict[str, anyio.CapacityLimiter] = field(default_factory=dict)
 
     async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``work`` in a worker thread, at most ``Settings.work_threads`` at once (the rest queue in
         order), so ranking and serialising never hold the event loop that answers everyone else."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.settings.work_threads)
-        return await anyio.to_thread.run_sync(functools.partial(work, *args, **kwargs), limiter=self._limiter)
+        return await self._in_lane("one", self.settings.work_threads, work, *args, **kwargs)
+
+    async def run_list(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`run` for a piece of a list answer (bulk, agency pages): one thread of its own, so
+        requests for one employee never queue behind a large answer's pieces, and a large answer takes
+        at most one core's share from them."""
+        return await self._in_lane("list", 1, work, *args, **kwargs)
+
+    async def _in_lane(
+        self, lane: str, threads: int, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        limiter = self._lanes.get(lane)
+        if limiter is None:  # made on the event loop, at first use
+            limiter = self._lanes[lane] = anyio.CapacityLimiter(threads)
+        return await anyio.to_thread.run_sync(functools.partial(work, *args, **kwargs), limiter=limiter)
 
     def require_engine(self) -> Engine:
         """The loaded engine.

@@ -1,8 +1,9 @@
 """Recommendation routes: one employee, a list of NIPs, a whole agency (paged).
 
-Ranking, explaining and serialising run off the event loop (:meth:`ServiceState.run`), one employee's
-answer at a time for lists, so a large answer never holds up a small one for long. Answers are bounded:
-employees x k of one request is at most ``Settings.max_answer_recommendations``.
+Ranking, explaining and serialising run off the event loop: one employee's answer in the ``one`` lane
+(:meth:`ServiceState.run`), list answers a piece at a time in a lane of their own
+(:meth:`ServiceState.run_list`), so a large answer never makes a single employee's request wait.
+Answers are bounded: employees x k of one request is at most ``Settings.max_answer_recommendations``.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ from rekomendasi.serving.engine import Engine
 
 router = APIRouter(tags=["recommendations"])
 
-_CHUNK = 8
-"""Employees ranked per hop to a worker thread in list answers: small enough that a single employee's
-request queued behind a large answer waits for one chunk, not the whole answer."""
+_PIECE = 100
+"""Recommendations ranked and serialised per hop to the list lane's thread (at least one employee):
+small pieces let other list answers take turns with a large one."""
 
 
 def _json(engine: Engine, principal: Principal, nips: Sequence[str], k: int, lang: Lang, f: Filters) -> bytes:
@@ -62,10 +63,11 @@ async def _results(
     service: ServiceState, principal: Principal, nips: Sequence[str], k: int, lang: Lang, wanted: Filters
 ) -> bytes:
     engine = service.require_engine()
+    size = max(_PIECE // k, 1)
     parts = []
-    for start in range(0, len(nips), _CHUNK):
-        chunk = nips[start : start + _CHUNK]
-        parts.append(await service.run(_json, engine, principal, chunk, k, lang, wanted))
+    for start in range(0, len(nips), size):
+        piece = nips[start : start + size]
+        parts.append(await service.run_list(_json, engine, principal, piece, k, lang, wanted))
     return b",".join(part for part in parts if part)
 
 
