@@ -83,5 +83,15 @@ bench-serve: bench-inputs
 		$(BIN)/rekomendasi score --snapshot var/bench-snap --out var/bench-scores
 	$(BIN)/rekomendasi bench serve --snapshot var/bench-snap --scores var/bench-scores --record benchmarks/results.jsonl
 
+# The server's reliability (issue #10), each scenario on a fresh server: a 500 MB upload (401/413, memory),
+# heavy agency pages beside /health and ordinary probers, kill -9 amid 500 requests (audit rows, audit
+# verify), a 10-minute soak at 100 requests/s, throughput with the durable audit, a key over its rate limit.
+.PHONY: bench-reliability
+bench-reliability: bench-inputs
+	REKOMENDASI_MLFLOW_URI=sqlite:///var/bench-mlflow/mlflow.db \
+		$(BIN)/rekomendasi score --snapshot var/bench-snap --out var/bench-scores
+	$(BIN)/rekomendasi bench reliability --snapshot var/bench-snap --scores var/bench-scores \
+		--overload-workers 1 --overload-workers 2 --record benchmarks/results.jsonl
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -106,7 +106,7 @@ def serve_bench(
                 ("recommendations_closed_loop", paths, key, []),
                 ("health_closed_loop", health, "", []),
             )
-            results = {name: _drive(base, file, auth, load, mode) for name, file, auth, mode in phases}
+            results = {name: drive(base, file, auth, load, mode) for name, file, auth, mode in phases}
             after_load = process_rss_gb(server.pid)
             model = httpx.get(f"{base}/v1/model", headers={"X-API-Key": key}, timeout=30).json()
         finally:
@@ -146,7 +146,7 @@ def serve_bench(
     }
 
 
-def _drive(base: str, paths: Path, key: str, load: Load, mode: list[str]) -> dict[str, float]:
+def drive(base: str, paths: Path, key: str, load: Load, mode: list[str]) -> dict[str, float]:
     """One phase: the load generator in its own process; its JSON summary."""
     args = ["--paths", str(paths), "--clients", str(load.clients), "--seconds", str(load.seconds), *mode]
     proc = subprocess.run(

@@ -160,3 +160,81 @@ def bench_serve(
     with friendly_errors():
         fields = serve_bench(snapshot, scores, mlflow_uri, load, workers=workers, port=port)
     _report(bench_line("serve", fields), record)
+
+
+@app.command("reliability")
+def bench_reliability(
+    snapshot: Annotated[Path, typer.Option(help="Snapshot directory (from `rekomendasi features`).")],
+    scores: Annotated[
+        Path, typer.Option(help="Root of the scores stores, with one for that snapshot and the champion.")
+    ] = Path("var/bench-scores"),
+    mlflow_uri: Annotated[
+        str, typer.Option(help="Registry holding a champion trained on that data.")
+    ] = BENCH_MLFLOW,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="body, overload, kill9, soak, throughput or ratelimit; repeat for several (default: all)."
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (all but the overload).")] = 2,
+    overload_workers: Annotated[
+        list[int] | None, typer.Option(min=1, help="Server processes of the overload; repeat (default 1).")
+    ] = None,
+    seconds: Annotated[
+        float, typer.Option(min=1, help="Measured seconds per phase (overload, throughput, ratelimit).")
+    ] = 30.0,
+    minutes: Annotated[float, typer.Option(min=0.02, help="Minutes of the soak.")] = 10.0,
+    soak_rate: Annotated[float, typer.Option(min=1, help="Offered load of the soak, requests/s.")] = 100.0,
+    upload_mb: Annotated[float, typer.Option(min=1, help="Size of the hostile upload, MB.")] = 500.0,
+    kill_requests: Annotated[int, typer.Option(min=2, help="Concurrent requests of the kill9.")] = 500,
+    kill_after: Annotated[
+        int, typer.Option(min=1, help="Answered requests before every server process is killed.")
+    ] = 250,
+    clients: Annotated[int, typer.Option(min=1, help="Clients of the throughput scenario.")] = 32,
+    rate_limit: Annotated[
+        float, typer.Option(min=1, help="Admin rate limit (requests/s per worker) of the ratelimit scenario.")
+    ] = 20.0,
+    port: Annotated[int, typer.Option(help="Port of the servers under test.")] = 8766,
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep the scratch files (state databases, server logs, outcomes) under this folder."
+        ),
+    ] = None,
+    record: Record = None,
+) -> None:
+    """Reliability of the real server (issue #10), each scenario on a fresh server and state database:
+    a 500 MB upload without a key and with one (401 and 413 early, memory growth < 50 MB); probers of
+    /health and of ordinary recommendations beside heavy agency pages (p99 < 50 and < 100 ms); kill -9 of
+    every server process amid 500 requests (no answered request without its audit row; the audit chain
+    verifies); a soak at 100 requests/s; the closed-loop throughput with the durable audit; a key over its
+    rate limit (429 with Retry-After). One line per scenario."""
+    from rekomendasi.bench.harness import bench_line
+    from rekomendasi.bench.reliability import SCENARIOS, Plan, World, reliability_bench
+
+    chosen = tuple(scenario or SCENARIOS)
+    unknown = sorted(set(chosen) - set(SCENARIOS))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown scenario(s) {', '.join(unknown)}; choose among {', '.join(SCENARIOS)}."
+        )
+    if kill_after >= kill_requests:
+        raise typer.BadParameter(f"--kill-after {kill_after} must be below --kill-requests {kill_requests}.")
+    plan = Plan(
+        workers=workers,
+        overload_workers=tuple(overload_workers or (1,)),
+        seconds=seconds,
+        minutes=minutes,
+        soak_rate=soak_rate,
+        upload_mb=upload_mb,
+        kill_requests=kill_requests,
+        kill_after=kill_after,
+        clients=clients,
+        rate_limit=rate_limit,
+        port=port,
+        record=record,
+    )
+    with friendly_errors():
+        for name, fields in reliability_bench(World(snapshot, scores, mlflow_uri), plan, chosen, keep):
+            _report(bench_line("reliability", {"scenario": name, **fields}), record)
