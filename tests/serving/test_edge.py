@@ -82,12 +82,14 @@ def test_without_a_key_no_body_byte_is_read(served: Served) -> None:
     status, _, pulled = _call(served.app, {"X-API-Key": "rk_0000000000000000_" + "a" * 43}, _endless())
     assert status == 401 and pulled == 0
     assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
+    assert headers["connection"] == "close"  # the server closes rather than reading the rest to discard it
 
 
 def test_a_chunked_body_is_refused_once_its_bytes_pass_the_limit(served: Served) -> None:
-    status, _, pulled = _call(served.app, {"X-API-Key": served.planner}, _endless())
+    status, headers, pulled = _call(served.app, {"X-API-Key": served.planner}, _endless())
     limit_chunks = served.settings.max_body_bytes // 65_536 + 1
     assert status == 413 and pulled == limit_chunks  # stopped at the first chunk past the limit
+    assert headers["connection"] == "close"
 
 
 def test_a_declared_oversized_body_is_413_and_a_small_one_passes(served: Served) -> None:

@@ -39,10 +39,16 @@ class Running:
     pid: int
     state_url: str
     env: dict[str, str]
+    log: Path
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, served_home: Path, small_world: Path) -> Iterator[Running]:
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    served_home: Path,
+    small_world: Path,
+) -> Iterator[Running]:
     """`rekomendasi serve` with two worker processes in a child process, its state (keys, audit log,
     feedback) on sqlite or on a PostgreSQL server both workers share."""
     settings = served_settings(served_home, small_world)
@@ -63,10 +69,12 @@ def server(request: pytest.FixtureRequest, served_home: Path, small_world: Path)
         "REKOMENDASI_BULK_MAX_NIPS": str(settings.bulk_max_nips),
     }
     port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    out = log.open("w")  # a file, not a pipe: nobody reads a pipe while the server runs
     proc = subprocess.Popen(
         [sys.executable, "-m", "rekomendasi", "serve", "--port", str(port), "--workers", "2"],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=out,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -80,20 +88,21 @@ def server(request: pytest.FixtureRequest, served_home: Path, small_world: Path)
             except httpx.TransportError:
                 pass
             if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+                pytest.fail(f"server exited: {log.read_text()[-3000:]}")
             time.sleep(0.5)
         else:
             pytest.fail("server not ready within 120 s")
         with Stores.open(state_url, "test-salt") as stores:
             key = stores.keys.create_key("server test", "admin")[1]
-        yield Running(base, key, proc.pid, state_url, env)
+        yield Running(base, key, proc.pid, state_url, env, log)
     finally:
         proc.terminate()
         try:
-            proc.communicate(timeout=20)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+        out.close()
 
 
 def test_real_server_answers_and_guards(server: Running, served: Served) -> None:
@@ -111,6 +120,11 @@ def test_real_server_answers_and_guards(server: Running, served: Served) -> None
     docs = httpx.get(f"{base}/openapi.json").json()
     assert "/v1/employees/{nip}/recommendations" in docs["paths"]
     assert "rekomendasi_requests_total" in httpx.get(f"{base}/metrics").text
+    time.sleep(0.5)
+    logged = server.log.read_text()
+    access = [line for line in logged.splitlines() if " rekomendasi.api: GET /v1/employees/nip:" in line]
+    assert access, logged[-2000:]  # every worker writes the access log, NIPs hashed
+    assert served.nip not in logged
 
 
 def test_both_workers_append_to_one_audit_chain_that_verifies(server: Running, served: Served) -> None:
@@ -180,24 +194,28 @@ def _chunked_upload(base: str, key: str | None, megabytes: int) -> tuple[int | N
     sent = 0
     sock.setblocking(False)
     answer = b""
+
+    def read() -> bytes:
+        """What the server has answered so far (it may answer, then close, while we still send)."""
+        with contextlib.suppress(BlockingIOError, ConnectionResetError):
+            return sock.recv(65536)
+        return b""
+
     try:
-        for _ in range(megabytes):
-            with contextlib.suppress(BlockingIOError):
-                answer += sock.recv(65536)
-            if answer:
-                break
+        while sent < megabytes * len(chunk) and not answer:
             view = memoryview(frame)
-            while view:
+            while view and not answer:
                 try:
                     view = view[sock.send(view) :]
                 except BlockingIOError:
+                    answer = read()
                     time.sleep(0.001)
-            sent += len(chunk)
+            sent += len(chunk) - len(view)
+            answer = answer or read()
         sock.setblocking(True)
-        if not answer:
-            answer = sock.recv(65536)
+        answer = answer or sock.recv(65536)
     except (ConnectionResetError, BrokenPipeError):
-        pass
+        answer = answer or read()
     finally:
         sock.close()
     status = int(answer.split(b" ")[1]) if answer.startswith(b"HTTP/1.1 ") else None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import socket
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -146,7 +147,6 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the API (uvicorn) on the latest snapshot and the registry's champion; docs at /docs."""
-    import logging
 
     import uvicorn
 
@@ -155,7 +155,6 @@ def serve(
     port = port or settings.api_port
     if demo_key:
         _print_demo_key(settings, host, port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(
         "rekomendasi.serving.app:create_app",
         factory=True,
@@ -164,6 +163,7 @@ def serve(
         workers=workers or settings.api_workers,
         access_log=False,  # ours hashes NIPs; uvicorn's would print them
         log_level="info",
+        log_config=log_config(),  # applied in every worker process, not only in the supervisor
     )
     if config.workers == 1:
         uvicorn.Server(config).run()
@@ -172,6 +172,23 @@ def serve(
 
     with contextlib.suppress(KeyboardInterrupt):
         Multiprocess(config, sockets=[tcp_listener(config)]).run()
+
+
+def log_config() -> dict[str, object]:
+    """uvicorn's logging configuration plus the product's loggers (``rekomendasi.*``: the access log with
+    NIPs hashed, warnings), with time and level. uvicorn applies it in each worker process; set up only
+    in the supervisor, the workers of a multi-worker server wrote no access log at all."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["product"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    config["handlers"]["product"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "product",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["rekomendasi"] = {"handlers": ["product"], "level": "INFO", "propagate": False}
+    return config
 
 
 def tcp_listener(config: uvicorn.Config) -> socket.socket:

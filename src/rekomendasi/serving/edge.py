@@ -204,6 +204,8 @@ class Edge:
             if refusal is not None:
                 code, detail, headers = refusal
                 note_detail(scope, detail)
+                if _declared_length(scope) != 0:  # a body may still be coming: close, do not drain it
+                    headers = [*headers, (b"connection", b"close")]
                 await _answer(forward, code, detail, headers)
                 return
             await self.app(scope, receive, forward)
