@@ -8,6 +8,7 @@ RUNNING runs whose owner is gone. SIGTERM and Ctrl-C end the run FAILED at once.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -199,12 +201,34 @@ def test_alias_and_metric_rules_of_never_evaluated(tmp_path: Path) -> None:
     assert never_evaluated(registry.versions()[0]) is None
 
 
+# --- a fresh store opened by several processes at once ---------------------------------------------------
+
+
+def _open_store(uri: str, barrier: Any) -> str:
+    barrier.wait(timeout=120)
+    return MlflowRegistry(uri).experiment_id
+
+
+def test_processes_opening_a_fresh_store_together_all_succeed(tmp_path: Path) -> None:
+    """MLflow creates a new sqlite store's tables without a lock; train beside models, or two serve workers,
+    failed with "table ... already exists" (CI, 30 November). Four processes open one fresh store at once."""
+    uri = _uri(tmp_path)
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(4)
+        with context.Pool(4) as pool:
+            ids = pool.starmap(_open_store, [(uri, barrier)] * 4)
+    assert len(set(ids)) == 1
+    names = sorted(e.name for e in MlflowClient(tracking_uri=uri).search_experiments())
+    assert names == sorted(["Default", EXPERIMENT])
+
+
 # --- signals -----------------------------------------------------------------------------------------------
 
 
 def _wait_for_running_run(uri: str, child: subprocess.Popen[str], timeout: float = 180) -> Run:
     """Poll the tracking store until the child's training run is RUNNING."""
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowRegistry(uri).client  # opened as the product opens it, beside the child
     deadline = time.time() + timeout
     while time.time() < deadline:
         if child.poll() is not None:

@@ -76,6 +76,23 @@ def registry_from_settings(settings: Settings) -> MlflowRegistry:
     return MlflowRegistry(uri, None)
 
 
+def _store_setup_lock(tracking_uri: str) -> AbstractContextManager[object]:
+    """Held while a process opens a local sqlite store, creating its tables and the experiment if missing.
+
+    MLflow creates and migrates the tables of a new sqlite file on first open without any lock of its
+    own: two processes opening a fresh store together (``train`` beside ``models``, the workers of
+    ``serve``) fail with "table ... already exists". A lock file beside the database serialises that
+    first open; a server store needs none.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        return nullcontext()
+    from filelock import FileLock
+
+    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(database) + ".lock", timeout=600)
+
+
 class ModelRegistry(Protocol):
     """What training and serving need from a registry."""
 
@@ -109,23 +126,22 @@ class MlflowRegistry:
         import mlflow
         from mlflow import MlflowClient
 
-        if tracking_uri.startswith("sqlite:///"):
-            Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         self._mlflow = mlflow
         self.tracking_uri = tracking_uri
         mlflow.set_tracking_uri(tracking_uri)
-        self.client = MlflowClient(tracking_uri=tracking_uri)
-        experiment = self.client.get_experiment_by_name(EXPERIMENT)
-        if experiment is None:
-            location = (
-                artifact_root.resolve().as_uri()
-                if artifact_root is not None and not tracking_uri.startswith("http")
-                else None
-            )
-            self.experiment_id = self.client.create_experiment(EXPERIMENT, artifact_location=location)
-        else:
-            self.experiment_id = experiment.experiment_id
+        with _store_setup_lock(tracking_uri):
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+            experiment = self.client.get_experiment_by_name(EXPERIMENT)
+            if experiment is None:
+                location = (
+                    artifact_root.resolve().as_uri()
+                    if artifact_root is not None and not tracking_uri.startswith("http")
+                    else None
+                )
+                self.experiment_id = self.client.create_experiment(EXPERIMENT, artifact_location=location)
+            else:
+                self.experiment_id = experiment.experiment_id
 
     @contextmanager
     def training_run(self) -> Iterator[str]:
