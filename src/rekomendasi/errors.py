@@ -71,3 +71,14 @@ class BadRequest(RekomendasiError):
     """A request the schema cannot catch: unknown query parameters, unknown catalogue ids (HTTP 422)."""
 
     status_code = 422
+
+
+class NotFound(RekomendasiError):
+    """An agency, unit or plan the request names does not exist (HTTP 404)."""
+
+    status_code = 404
+
+
+class PlanInputError(BadRequest):
+    """A plan request that cannot be planned as given: a budget of zero or less, a unit outside the agency,
+    an unknown coverage group (HTTP 422)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from rekomendasi import __version__
-from rekomendasi.cli import bench, data, features, models, outputs, state
+from rekomendasi.cli import bench, data, features, models, outputs, plans, state
 from rekomendasi.cli.common import console
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ for _name, _command in (
     ("models", models.models),
     ("batch", outputs.batch),
     ("score", outputs.score),
+    ("plan", plans.plan),
     ("serve", outputs.serve),
 ):
     app.command(_name)(_command)

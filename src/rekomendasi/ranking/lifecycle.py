@@ -68,6 +68,10 @@ def train_and_register(
         tables = evaluate_ranker(dataset, fit, config)
         challenger_score = validation_ndcg(fit.model, fit)
         metrics = {GATE_METRIC: challenger_score, "best_iteration": float(fit.model.best_iteration_)}
+        if fit.calibration is not None:
+            tables["calibration"] = fit.calibration
+            metrics["gain_calibration.ece"] = float(fit.calibration.attrs["ece"])
+            metrics["gain_calibration.spearman"] = float(fit.calibration.attrs["spearman"])
         for _, row in tables["models"].iterrows():
             prefix = _metric_name(str(row["model"]))
             for column, value in row.items():

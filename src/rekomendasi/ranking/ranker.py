@@ -191,6 +191,7 @@ class LambdaRanker(BaseEstimator):
             "params": self.get_params(),
             "feature_names_in_": [str(f) for f in self.feature_names_in_],
             "best_iteration_": self.best_iteration_,
+            "gain_calibration_": getattr(self, "gain_calibration_", None),
         }
         (directory / "ranker.json").write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
         return directory
@@ -205,6 +206,7 @@ class LambdaRanker(BaseEstimator):
         ranker.n_features_in_ = len(ranker.feature_names_in_)
         ranker.best_iteration_ = int(fitted["best_iteration_"])
         ranker.evals_result_ = {}
+        ranker.gain_calibration_ = fitted.get("gain_calibration_")
         return ranker
 
     @property

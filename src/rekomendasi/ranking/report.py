@@ -21,6 +21,7 @@ _TITLES = {
     "candidates": "Candidate generation",
     "groups": "Fairness: metrics and exposure by group",
     "importance": "Feature importance (total gain)",
+    "calibration": "Expected gain (levels) against realised gain on held-out enrolments (bin 0: all)",
 }
 
 

@@ -30,8 +30,9 @@ from rekomendasi.contract.schemas import (
 from rekomendasi.errors import ConfigError, DataContractError
 from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot
 from rekomendasi.features.schemas import Performance
+from rekomendasi.ranking.calibration import GainCalibration, calibration_table, fit_gain_calibration
 from rekomendasi.ranking.evaluate import baseline_scores, by_group, compare, rank_lists
-from rekomendasi.ranking.labels import outcome_examples
+from rekomendasi.ranking.labels import Examples, outcome_examples
 from rekomendasi.ranking.metrics import GAIN, ITEM, RANK, USER, oracle_top_k, recall_per_user
 from rekomendasi.ranking.pairs import FEATURES, pair_features
 from rekomendasi.ranking.ranker import LambdaRanker
@@ -97,6 +98,7 @@ class FitResult:
     snapshot: Snapshot
     validation: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None  # the time-split (X, y, qid)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    calibration: pd.DataFrame | None = None  # the gain calibration checked on held-out enrolments
 
 
 def label_years(dataset: Dataset, as_of: dt.date) -> list[int]:
@@ -172,6 +174,11 @@ def fit_ranker(
         examples.qid[train],
         eval_set=(examples.features[valid], examples.label[valid], examples.qid[valid]),
     )
+    if progress is not None:
+        progress("calibrate the expected gain")
+    last = examples.year == years[-1]
+    calibration, calibration_check = _calibrate(model, examples, valid, ~keep & last)
+    model.gain_calibration_ = calibration.to_dict()
     curve = model.evals_result_.get("validation", {}).get(f"ndcg@{config.ranker.eval_at}", [float("nan")])
     return FitResult(
         model=model,
@@ -189,7 +196,30 @@ def fit_ranker(
             examples.label[valid],
             examples.qid[valid],
         ),
+        calibration=calibration_check,
     )
+
+
+def _calibrate(
+    model: LambdaRanker, examples: Examples, fit_rows: np.ndarray, check_rows: np.ndarray
+) -> tuple[GainCalibration, pd.DataFrame | None]:
+    """The expected-gain calibration, fitted on ``fit_rows`` (the validation year's enrolments) and
+    checked on ``check_rows`` (the holdout employees' enrolments of that year; None when there are none).
+
+    Raises:
+        DataContractError: too few enrolments with a realised gain to calibrate.
+    """
+    features = examples.features[list(FEATURES)]
+    try:
+        calibration = fit_gain_calibration(model.predict(features[fit_rows]), examples.improvement[fit_rows])
+    except ValueError as err:
+        raise DataContractError(f"{err}; load a longer or larger training_history.") from err
+    check = None
+    if check_rows.sum() >= 20:
+        check = calibration_table(
+            calibration, model.predict(features[check_rows]), examples.improvement[check_rows]
+        )
+    return calibration, check
 
 
 def read_benefit(data_dir: Path) -> pd.DataFrame | None:

@@ -258,3 +258,174 @@ class ModelInfo(_Out):
 
 class Problem(_Out):
     detail: str | list[dict[str, object]]
+
+
+# --- agency plans (AKPK) ----------------------------------------------------------------------------
+
+PLAN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_IDR = 10**15
+"""Upper bound of an amount in rupiah (Rp 1,000 trillion, a quarter of the state budget): beyond any
+agency's plan, and it keeps sums far from overflowing 64 bits."""
+FairColumn = Literal["status", "gender", "unit_id"]
+
+
+class PlanIn(_In):
+    """What a planner asks for: the year's trainings of an agency (or one unit) under a budget."""
+
+    budget_idr: int = Field(
+        gt=0, le=MAX_IDR, strict=False, description="Money for the year's trainings, in rupiah (> 0)."
+    )
+    year: int | None = Field(
+        default=None,
+        ge=2000,
+        le=2100,
+        strict=False,
+        description="The plan year; null: the year after the snapshot's as-of date.",
+    )
+    min_jp: float = Field(
+        default=20.0, gt=0, le=200, description="Yearly JP floor per person (20 by PP 17/2020)."
+    )
+    unit_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Plan this work unit only; null: all."
+    )
+    max_cost_per_person_idr: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_IDR,
+        strict=False,
+        description="Cap on one person's personal trainings, in rupiah (mandatory programmes not counted).",
+    )
+    fair_coverage: list[FairColumn] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Groups (by `status`, `gender`, `unit_id`) that must each reach the JP floor at least at "
+        "the agency-wide rate.",
+    )
+    lang: LangParam = Field(default="id", description="Language of reasons and of the summary's sentences.")
+
+    _whole = field_validator("budget_idr", "year", "max_cost_per_person_idr", mode="before")(whole_number)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"budget_idr": 1_500_000_000, "min_jp": 20, "fair_coverage": ["gender"], "lang": "en"}
+            ]
+        },
+    )
+
+
+class PlanGroupOut(_Out):
+    """Coverage and gain of one group of staff."""
+
+    dimension: str = Field(description="`all`, `unit_id`, `gender` or `status`.")
+    group: str
+    staff: int
+    at_floor: int = Field(description="Staff whose planned JP reach the floor.")
+    share_at_floor: float = Field(description="at_floor / staff, in [0, 1].")
+    cost_idr: int
+    expected_gain: float = Field(description="Sum of calibrated expected gap closure, in competency levels.")
+    assignments: int
+
+
+class PlanBindingOut(_Out):
+    """A constraint that keeps the plan from what was asked, in the planner's words."""
+
+    kind: str = Field(
+        description="`budget`, `mandatory`, `seats`, `person_cap`, `fair_coverage` or `no_candidates`."
+    )
+    text: str = Field(description="One sentence, in the plan's language.")
+    amount: float | None = Field(
+        description="The shortfall in the kind's unit (rupiah for `budget`; people for `mandatory` and "
+        "`no_candidates`; trainings for `seats`), when it has one."
+    )
+
+
+class PlanSummaryOut(_Out):
+    """What a plan achieves and what binds it."""
+
+    agency: str
+    unit: str | None
+    year: int
+    as_of: str = Field(description="Date of the evidence snapshot.")
+    budget_idr: int
+    total_cost_idr: int = Field(description="Planned cost; never above budget_idr.")
+    min_jp: float
+    staff: int
+    at_floor: int
+    share_at_floor: float = Field(description="at_floor / staff, in [0, 1].")
+    expected_gain: float = Field(description="Sum of calibrated expected gains (levels), personal trainings.")
+    mandatory_due: int
+    mandatory_funded: int
+    budget_for_all_idr: int | None = Field(
+        description="Least cost that brings everyone to the floor; null when the catalogue cannot."
+    )
+    solver_status: str
+    mip_gap: float = Field(description="Relative optimality gap at the end (0: proven optimal; -1: unknown).")
+    solve_seconds: float
+    groups: list[PlanGroupOut]
+    binding: list[PlanBindingOut]
+    snapshot_id: str
+    model_version: str
+    model_run_id: str
+
+
+class PlanRequestOut(_Out):
+    """The request a plan was computed for, as stored with it."""
+
+    agency: str
+    budget_idr: int
+    year: int | None
+    min_jp: float
+    unit: str | None
+    max_cost_per_person_idr: int | None
+    fair_coverage: list[str]
+    lang: LangParam
+    time_limit_s: float
+
+
+class PlanLinks(_Out):
+    plan: str = Field(description="The plan with a page of its assignments (GET).")
+    export: str = Field(description="The plan as a file (GET; `?format=xlsx` or `csv`).")
+
+
+class PlanCreated(_Out):
+    plan_id: str
+    summary: PlanSummaryOut
+    links: PlanLinks
+
+
+class AssignmentOut(_Out):
+    """One (employee, training) of a plan."""
+
+    nip: str
+    unit_id: str
+    training_id: str
+    title: str
+    modality: str
+    jp: float
+    cost_idr: int
+    expected_gain: float | None = Field(
+        description="Calibrated expected gap closure (levels); null for a mandatory programme."
+    )
+    mandatory: bool
+    competencies: list[str] = Field(description="The competency gaps it addresses.")
+    reason: str
+
+
+class PlanOut(_Out):
+    """A stored plan with one page of its assignments."""
+
+    plan_id: str
+    created_at: str
+    lang: LangParam
+    request: PlanRequestOut
+    summary: PlanSummaryOut
+    snapshot_id: str = Field(description="The snapshot the plan was computed from.")
+    model_version: str = Field(description="The model version that scored the candidates.")
+    assignments: list[AssignmentOut]
+    total: int = Field(description="Assignments in the plan (all pages).")
+    offset: int
+    next_offset: int | None = Field(description="Pass as offset for the next page; null on the last one.")
+    links: PlanLinks

@@ -4,10 +4,10 @@ stores: scope checks and audit rows come from :mod:`rekomendasi.serving.deps`, a
 
 from fastapi import APIRouter
 
-from rekomendasi.serving.routes import catalog, employees, feedback, recommendations, system
+from rekomendasi.serving.routes import catalog, employees, feedback, plans, recommendations, system
 
 api_router = APIRouter()
-for _module in (recommendations, employees, feedback, catalog, system):
+for _module in (recommendations, employees, feedback, plans, catalog, system):
     api_router.include_router(_module.router)
 system_router = system.system_router
 

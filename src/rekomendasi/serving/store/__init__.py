@@ -1,9 +1,9 @@
-"""Durable state of the recommendation API: API keys, the append-only audit log and feedback.
+"""Durable state of the recommendation API: API keys, the append-only audit log, feedback and agency plans.
 
 One module per concern, all on one database (:mod:`.db`): :mod:`.keys`, :mod:`.audit` and its group-commit
-:mod:`.writer`, :mod:`.feedback`; the keyed hash chains that make audit log and feedback tamper-evident
-(:mod:`.chain`), the append-only triggers (:mod:`.triggers`), creating and migrating the tables
-(:mod:`.schema`), archiving old audit rows (:mod:`.archive`) and checking it all (:mod:`.verify`).
+:mod:`.writer`, :mod:`.feedback`, :mod:`.plans`; the keyed hash chains that make audit log and feedback
+tamper-evident (:mod:`.chain`), the append-only triggers (:mod:`.triggers`), creating and migrating the
+tables (:mod:`.schema`), archiving old audit rows (:mod:`.archive`) and checking it all (:mod:`.verify`).
 A process opens them together with :func:`open_stores` and closes them with :meth:`Stores.close`.
 """
 
@@ -30,6 +30,7 @@ from rekomendasi.serving.store.db import (
 )
 from rekomendasi.serving.store.feedback import FEEDBACK_EXPORT_COLUMNS, FeedbackEvent, FeedbackStore
 from rekomendasi.serving.store.keys import CACHE_TTL_SECONDS, KEY_CREATE, KEY_REVOKE, KeyInfo, KeyStore
+from rekomendasi.serving.store.plans import PlanStore, StoredPlan
 from rekomendasi.serving.store.schema import Migrated, prepare
 from rekomendasi.serving.store.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_state
 from rekomendasi.serving.store.writer import AuditWriter, AuditWriterClosed
@@ -57,9 +58,11 @@ __all__ = [
     "KeyInfo",
     "KeyStore",
     "Migrated",
+    "PlanStore",
     "Problem",
     "ProblemKind",
     "StateInputError",
+    "StoredPlan",
     "Stores",
     "VerifyReport",
     "archive_audit",
@@ -75,7 +78,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Stores:
-    """The key store, the audit log and the feedback store of one process, sharing one database.
+    """The key store, the audit log, the feedback store and the plan store of one process, sharing one
+    database.
 
     Safe to share between threads. Use as a context manager, or call :meth:`close` when done.
     """
@@ -84,6 +88,7 @@ class Stores:
     keys: KeyStore
     audit: AuditLog
     feedback: FeedbackStore
+    plans: PlanStore
     migrated: tuple[Migrated, ...] = ()
     """What opening migrated from an older version's tables (empty when nothing)."""
 
@@ -126,7 +131,14 @@ class Stores:
             feedback = FeedbackStore(db, nip_salt, key)
             keys = KeyStore(db, audit, cache_ttl=cache_ttl, clock=clock)
             migrated = prepare(db, audit, feedback)
-            return cls(db=db, keys=keys, audit=audit, feedback=feedback, migrated=tuple(migrated))
+            return cls(
+                db=db,
+                keys=keys,
+                audit=audit,
+                feedback=feedback,
+                plans=PlanStore(db),
+                migrated=tuple(migrated),
+            )
         except BaseException:
             db.close()
             raise

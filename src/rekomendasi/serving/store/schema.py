@@ -25,6 +25,7 @@ from rekomendasi.serving.store.chain import CHAIN_COLUMNS, GENESIS, HashChain
 from rekomendasi.serving.store.db import METADATA, Database, lock_id
 from rekomendasi.serving.store.feedback import FEEDBACK, FeedbackStore
 from rekomendasi.serving.store.keys import API_KEYS, existing_key_events
+from rekomendasi.serving.store.plans import PLAN_ASSIGNMENTS, PLANS
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ def prepare(db: Database, audit: AuditLog, feedback: FeedbackStore) -> list[Migr
 def _prepare(conn: Connection, audit: AuditLog, feedback: FeedbackStore) -> list[Migrated]:
     existing = set(sa.inspect(conn).get_table_names())
     METADATA.create_all(conn, tables=[AUDIT_LOG, FEEDBACK, API_KEYS])
+    # Plans are written once and read; the audit log records who read them, so no chain or triggers.
+    METADATA.create_all(conn, tables=[PLANS, PLAN_ASSIGNMENTS])
     migrated = [
         done
         for chain in (audit.chain, feedback.chain)
