@@ -58,7 +58,7 @@ def test_plan_writes_the_file_and_prints_the_summary(home_env: Path, tmp_path: P
     assert table["cost_idr"].sum() <= 50_000_000
     assert table["nip"].str.fullmatch(r"\d{18}").all()
     text = " ".join(result.output.split())
-    assert "Ringkasan rencana" in text and "What if" in text
+    assert "Ringkasan rencana" in text and "Bagaimana jika anggaran" in text
     assert (tmp_path / "plan-what-if.png").stat().st_size > 0
 
 

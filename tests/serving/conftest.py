@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -47,6 +48,21 @@ class Served:
     agency: str
     nip: str  # an active employee of ``agency``
     other_nip: str  # an active employee of another agency
+
+    async def without_lifespan(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The app for schemathesis' in-process client. That client starts a lifespan of its own and
+        shuts it down when it likes; on the shared app, that shutdown closes the audit writer every
+        later test uses (they then get 503). The app is already started by ``client``, so its lifespan
+        messages are answered here and never reach it."""
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            kind = message["type"].rsplit(".", 1)[-1]
+            await send({"type": f"lifespan.{kind}.complete"})
+            if kind == "shutdown":
+                return
 
 
 def served_settings(home: Path, data: Path, **overrides: object) -> Settings:

@@ -38,9 +38,9 @@ class Measured:
         return next((line for line in self.stdout.splitlines() if line.startswith(prefix)), "")
 
 
-def run_measured(args: list[str], env: dict[str, str] | None = None) -> Measured:
-    """Run ``rekomendasi ARGS`` in a child process; its wall seconds and its own peak RSS (``wait4``, so
-    earlier children of this process do not count).
+def run_measured(args: list[str], env: dict[str, str] | None = None, module: str = "rekomendasi") -> Measured:
+    """Run ``python -m MODULE ARGS`` (default: ``rekomendasi ARGS``) in a child process; its wall seconds
+    and its own peak RSS (``wait4``, so earlier children of this process do not count).
 
     Raises:
         RekomendasiError: the command failed (with the end of what it wrote to stderr).
@@ -48,7 +48,7 @@ def run_measured(args: list[str], env: dict[str, str] | None = None) -> Measured
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rekomendasi", *args],
+            [sys.executable, "-m", module, *args],
             stdout=out,
             stderr=err,
             text=True,

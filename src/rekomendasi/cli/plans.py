@@ -96,6 +96,9 @@ def plan(
         store = ScoresStore.open(
             root, StoreId(snapshot.snapshot_id, champion.version.version, champion.version.run_id), command
         )
+        from rekomendasi.plans.highs import quiet_banner
+
+        quiet_banner()
         with console.status(f"planning {agency} (time limit {time_limit:g} s)"):
             result = make_plan(snapshot, store, champion.model, champion.version, request)
         written = write_plan(result, out)
@@ -106,7 +109,7 @@ def plan(
                 raise PlanInputError("every --what-if-budget must be more than Rp 0.")
             with console.status(f"what if: {len(budgets)} budgets"):
                 points = what_if(snapshot, store, champion.model, request, budgets)
-            _print_what_if(points)
+            _print_what_if(points, request.lang)
             chart = what_if_chart(points, out.with_name(out.stem + "-what-if.png"), request.lang)
             console.print(f"chart: {chart}", soft_wrap=True)
 
@@ -118,6 +121,12 @@ def _budgets(text: str) -> list[int]:
         return [int(float(v)) for v in text.split(",") if v.strip()]
     except ValueError as err:
         raise PlanInputError(f"--what-if-budget takes comma-separated rupiah amounts; got {text!r}.") from err
+
+
+def _n(value: float, lang: str, decimals: int = 0) -> str:
+    """A number the planner's way: 1.069 and 35,55 in Indonesian, 1,069 and 35.55 in English."""
+    text = f"{value:,.{decimals}f}"
+    return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
 
 
 def _print_summary(plan: Plan) -> None:
@@ -132,11 +141,11 @@ def _print_summary(plan: Plan) -> None:
         ("Total biaya" if id_ else "Total cost", rupiah(s.total_cost_idr, lang)),
         (
             f"Pegawai mencapai {s.min_jp:g} JP" if id_ else f"Staff reaching {s.min_jp:g} JP",
-            f"{s.at_floor:,} / {s.staff:,} ({100 * s.share_at_floor:.0f}%)",
+            f"{_n(s.at_floor, lang)} / {_n(s.staff, lang)} ({100 * s.share_at_floor:.0f}%)",
         ),
         (
             "Perkiraan penutupan kesenjangan (level)" if id_ else "Expected gap closure (levels)",
-            f"{s.expected_gain:.2f}",
+            _n(s.expected_gain, lang, 2),
         ),
         (
             "Program wajib didanai" if id_ else "Mandatory programmes funded",
@@ -148,7 +157,8 @@ def _print_summary(plan: Plan) -> None:
         ),
         (
             "Status solver" if id_ else "Solver status",
-            f"{s.solver_status}, gap {max(s.mip_gap, 0):.2%}, {s.solve_seconds:.1f} s",
+            f"{s.solver_status}, gap {_n(100 * max(s.mip_gap, 0), lang, 2)}%, "
+            f"{_n(s.solve_seconds, lang, 1)} s",
         ),
     ]
     for name, value in rows:
@@ -161,33 +171,48 @@ def _print_summary(plan: Plan) -> None:
         groups.add_row(
             g.dimension,
             g.group,
-            f"{g.staff:,}",
-            f"{g.at_floor:,}",
+            _n(g.staff, lang),
+            _n(g.at_floor, lang),
             f"{100 * g.share_at_floor:.0f}%",
             rupiah(g.cost_idr, lang),
-            f"{g.expected_gain:.2f}",
+            _n(g.expected_gain, lang, 2),
         )
     console.print(groups)
     for b in s.binding:
         console.print(f"- {b.text(lang)}", soft_wrap=True, highlight=False)
 
 
-def _print_what_if(points: object) -> None:
+def _print_what_if(points: object, lang: str) -> None:
     import pandas as pd
 
     from rekomendasi.plans.export import rupiah
 
     assert isinstance(points, pd.DataFrame)
-    table = Table(title="What if")
-    for column in ("budget", "cost", "mandatory funded", "at floor", "share", "expected gain", "status"):
+    id_ = lang == "id"
+    table = Table(title="Bagaimana jika anggaran" if id_ else "What if the budget")
+    columns = (
+        (
+            "anggaran",
+            "biaya",
+            "program wajib didanai",
+            "mencapai JP",
+            "porsi",
+            "perkiraan penutupan",
+            "status",
+        )
+        if id_
+        else ("budget", "cost", "mandatory funded", "at floor", "share", "expected gain", "status")
+    )
+    for column in columns:
         table.add_column(column, justify="right")
     for _, p in points.iterrows():
         table.add_row(
-            rupiah(int(p["budget_idr"]), "id"),
-            rupiah(int(p["total_cost_idr"]), "id"),
-            f"{int(p['at_floor']):,}/{int(p['staff']):,}",
+            rupiah(int(p["budget_idr"]), lang),  # type: ignore[arg-type]
+            rupiah(int(p["total_cost_idr"]), lang),  # type: ignore[arg-type]
+            _n(int(p["mandatory_funded"]), lang),
+            f"{_n(int(p['at_floor']), lang)}/{_n(int(p['staff']), lang)}",
             f"{100 * float(p['share_at_floor']):.0f}%",
-            f"{float(p['expected_gain']):.2f}",
+            _n(float(p["expected_gain"]), lang, 2),
             str(p["status"]),
         )
     console.print(table)

@@ -3,6 +3,7 @@ the solution into assignments with reasons and a summary that says what binds, i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,6 +29,8 @@ from rekomendasi.registry import ModelVersion
 
 FOR_ALL_SHARE = 0.15
 """Share of the time limit spent finding the least cost that brings everyone to the floor."""
+ASSEMBLY_SHARE = 0.1
+"""Share of the time limit kept for writing the plan (reasons, summary) after the solves."""
 
 
 def make_plan(
@@ -40,17 +43,13 @@ def make_plan(
         PlanInputError: a budget of zero or less, a unit outside the agency, an unknown coverage column.
         ModelNotReady: the model has no gain calibration (retrain).
     """
+    started = time.perf_counter()
+    limit = request.time_limit_s
     problem = build_problem(snapshot, scores, model, request)
-    for_all = least_cost_for_all(
-        problem, FOR_ALL_SHARE * request.time_limit_s, request.max_cost_per_person_idr
-    )
-    solution = solve(
-        problem,
-        request.budget_idr,
-        (1 - FOR_ALL_SHARE) * request.time_limit_s,
-        request.max_cost_per_person_idr,
-        request.fair_coverage,
-    )
+    cap = request.max_cost_per_person_idr
+    for_all = least_cost_for_all(problem, FOR_ALL_SHARE * limit, cap)
+    left = limit - (time.perf_counter() - started) - ASSEMBLY_SHARE * limit
+    solution = solve(problem, request.budget_idr, max(left, 1.0), cap, request.fair_coverage)
     return assemble(problem, solution, request, snapshot, version, for_all)
 
 

@@ -37,7 +37,9 @@ class PlanRequest:
         fair_coverage: employee columns (``FAIR_COLUMNS``) whose every group must reach the JP floor at
             least at the agency-wide rate (less one person, so a small group is not made infeasible).
         lang: language of the reasons and of the summary's sentences.
-        time_limit_s: the solver's time limit (the plan reports its optimality gap when it stops early).
+        time_limit_s: the time limit of making the plan, problem and solves (the plan reports its
+            optimality gap when the solver stops early); writing its reasons comes within about a tenth
+            more.
     """
 
     agency: str

@@ -3,10 +3,11 @@ the most people at the JP floor, then the most expected gain.
 
 1. Mandatory programmes due are funded first, cheapest first (the most programmes the budget and seats
    allow; they are requirements, not preferences).
-2. A mixed-integer program (HiGHS through ``scipy.optimize.milp``) chooses personal trainings to bring the
+2. A mixed-integer program (HiGHS, :mod:`rekomendasi.plans.highs`) chooses personal trainings to bring the
    most people to the floor, within the remaining budget, each entry's seats, one training per person per
    competency gap, the cost cap per person, and the coverage floors by group.
-3. A second one keeps that many people at the floor and maximises the calibrated expected gain.
+3. A second one keeps that many people at the floor and maximises the calibrated expected gain, starting
+   from the first's plan (so it always has one, however short its time).
 
 Lexicographic, not weighted: the floor is a legal duty, gain the planner's preference; a weight large
 enough to put the floor first would drown the gain in the solver's tolerance. Each solve stops at its share
@@ -20,9 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix, csr_matrix, vstack
 
+from rekomendasi.plans import highs
 from rekomendasi.plans.problem import Problem
 
 MILLION = 1e6
@@ -128,10 +129,9 @@ def solve(
 ) -> Solution:
     """The plan's choices at ``budget`` (see the module's description).
 
-    Up to :data:`DECOMPOSE_ABOVE` staff, one problem. Above, by work unit: the linear relaxation of the
-    whole agency (coverage, then gain) says how much of the budget and of each entry's seats each unit
-    gets; each unit is then solved exactly in turn, money a unit leaves passing to the next. The reported
-    gap is then measured against the whole agency's relaxation, an upper bound of the best plan's gain.
+    Up to :data:`DECOMPOSE_ABOVE` staff, one problem. Above, one group of work units at a time
+    (:mod:`rekomendasi.plans.decompose`); the reported gap is then measured against the whole agency's
+    linear relaxation, an upper bound of the best plan's gain.
     """
     started = time.perf_counter()
     people, pairs = problem.people, problem.pairs
@@ -154,7 +154,9 @@ def solve(
         result = _solve_block(whole, rest, seats, max_cost_per_person, tuple(fair_coverage), time_limit_s)
         chosen, status, gap, coverage_status, dropped = result
     else:
-        chosen, status, gap, coverage_status, dropped = _solve_by_unit(
+        from rekomendasi.plans.decompose import solve_by_unit  # it builds on this module
+
+        chosen, status, gap, coverage_status, dropped = solve_by_unit(
             problem, whole, rest, seats, max_cost_per_person, tuple(fair_coverage), time_limit_s
         )
     have_all = have + np.bincount(person[chosen], weights=jp[chosen], minlength=len(people))
@@ -173,12 +175,13 @@ def solve(
     )
 
 
-_Result = tuple[np.ndarray, str, float, str, tuple[str, ...]]
+BlockResult = tuple[np.ndarray, str, float, str, tuple[str, ...]]
+"""(rows of Problem.pairs chosen, status, gap, coverage status, fair floors dropped)."""
 
 
 def _solve_block(
     block: _Block, budget: float, seats: dict[str, int], cap: int | None, fair: tuple[str, ...], limit: float
-) -> _Result:
+) -> BlockResult:
     """Coverage, then gain, exactly on one block: (rows of Problem.pairs chosen, status, gap, coverage
     status, fair floors dropped)."""
     started = time.perf_counter()
@@ -186,18 +189,19 @@ def _solve_block(
     model = _build(block, budget, seats, cap, fair)
     n_x = len(block.pairs)
     c1 = np.r_[np.zeros(n_x), -np.ones(len(model.needing))]
-    first = _milp(c1, model, None, 0.45 * limit)
+    first = _milp(c1, model, None, 0.45 * limit, exact_count=True)
     if first.x is None and fair:
         dropped, fair = fair, ()
         model = _build(block, budget, seats, cap, fair)
-        first = _milp(c1, model, None, 0.45 * limit)
+        first = _milp(c1, model, None, 0.45 * limit, exact_count=True)
     if first.x is None:  # cannot happen (choosing nothing is feasible) unless the solver failed
         raise RuntimeError(f"the coverage solve found no plan: {first.message}")
     covered = round(float(first.x[n_x:].sum()))
     remaining = max(limit - (time.perf_counter() - started), 0.2 * limit)
-    second = _milp(np.r_[-model.gain, np.zeros(len(model.needing))], model, covered, remaining)
-    best = second if second.x is not None else first
-    chosen = block.rows[np.flatnonzero(np.round(best.x[:n_x]) > 0.5)]
+    # the coverage plan is feasible here: the gain solve starts from it, so it always has a plan
+    second = _milp(np.r_[-model.gain, np.zeros(len(model.needing))], model, covered, remaining, start=first.x)
+    best = second.x if second.x is not None else first.x
+    chosen = block.rows[np.flatnonzero(np.round(best[:n_x]) > 0.5)]
     if second.x is None:
         return (
             chosen,
@@ -207,122 +211,35 @@ def _solve_block(
             dropped,
         )
     status = _STATUS.get(second.status, "other")
-    gap = 0.0 if status == "optimal" else float(getattr(second, "mip_gap", np.nan))
+    gap = 0.0 if status == "optimal" else second.mip_gap
     return chosen, status, gap, _STATUS.get(first.status, "other"), dropped
 
 
-def _solve_by_unit(
-    problem: Problem,
-    whole: _Block,
-    budget: float,
-    seats: dict[str, int],
-    cap: int | None,
-    fair: tuple[str, ...],
-    limit: float,
-) -> _Result:
-    started = time.perf_counter()
-    model = _build(whole, budget, seats, cap, ())
-    n_x = len(whole.pairs)
-    first = _lp(np.r_[np.zeros(n_x), -np.ones(len(model.needing))], model, None)
-    covered_lp = float(first.x[n_x:].sum()) if first.x is not None else 0.0
-    second = _lp(np.r_[-model.gain, np.zeros(len(model.needing))], model, covered_lp * (1 - 1e-6))
-    x_lp = second.x[:n_x] if second.x is not None else np.zeros(n_x)
-    cost = whole.pairs["cost_idr"].to_numpy(dtype=np.float64)
-    units = whole.people["unit_id"].to_numpy()
-    pair_unit = units[whole.pairs["person"].to_numpy()]
-    spend = pd.Series(cost * x_lp).groupby(pair_unit).sum()
-    entries = whole.pairs["training_id"].to_numpy()
-    lp_use = pd.DataFrame({"unit": pair_unit, "entry": entries, "x": x_lp})
-    use = lp_use[lp_use["entry"].isin(list(seats))].groupby(["unit", "entry"])["x"].sum()
-    chosen_parts: list[np.ndarray] = []
-    statuses: list[str] = []
-    coverage_statuses: list[str] = []
-    dropped_all: set[str] = set()
-    carry = 0.0
-    groups = _unit_groups(units, DECOMPOSE_ABOVE)
-    entry_of = problem.pairs["training_id"].to_numpy()
-    for i, members in enumerate(groups):
-        mask = np.isin(units, members)
-        block = _block(problem, whole.short, whole.unreachable, mask)
-        block_seats = {
-            e: min(int(np.floor(sum(use.get((u, e), 0.0) for u in members) + 1e-6)), seats[e]) for e in seats
-        }
-        block_budget = float(sum(spend.get(u, 0.0) for u in members)) + carry
-        share = max((limit - (time.perf_counter() - started)) / (len(groups) - i), 1.0)
-        chosen, status, _, coverage_status, dropped = _solve_block(
-            block, block_budget, block_seats, cap, fair, share
-        )
-        chosen_parts.append(chosen)
-        statuses.append(status)
-        coverage_statuses.append(coverage_status)
-        dropped_all.update(dropped)
-        carry = block_budget - float(problem.pairs["cost_idr"].to_numpy()[chosen].sum())
-        taken = pd.Series(entry_of[chosen]).value_counts()
-        for e in seats:  # seats a block left stay in the pool for the next
-            seats[e] -= int(taken.get(e, 0))
-    chosen = np.sort(np.concatenate(chosen_parts)) if chosen_parts else np.zeros(0, dtype=np.int64)
-    achieved = int(
-        (
-            (
-                np.bincount(
-                    problem.pairs["person"].to_numpy()[chosen],
-                    weights=problem.pairs["jp"].to_numpy()[chosen],
-                    minlength=len(whole.short),
-                )
-                >= whole.short - 1e-9
-            )
-            & (whole.short > 0)
-        ).sum()
-    )
-    bound = _lp(np.r_[-model.gain, np.zeros(len(model.needing))], model, float(achieved))
-    gain = float(problem.pairs["gain"].to_numpy()[chosen].sum())
-    upper = -float(bound.fun) if bound.x is not None else float("nan")
-    gap = max(upper - gain, 0.0) / upper if upper > 0 else 0.0
-    status = "by unit: " + (
-        "optimal" if all(s == "optimal" for s in statuses) else "time limit in some units"
-    )
-    coverage = "optimal" if all(s == "optimal" for s in coverage_statuses) else "time limit"
-    return chosen, status, gap, coverage, tuple(sorted(dropped_all))
-
-
-def _unit_groups(units: np.ndarray, size: int) -> list[list[str]]:
-    """Whole work units packed in order into groups of at most ``size`` staff (a larger unit alone)."""
-    counts = pd.Series(units).value_counts().sort_index()
-    groups: list[list[str]] = [[]]
-    staff = 0
-    for unit, n in counts.items():
-        if groups[-1] and staff + n > size:
-            groups.append([])
-            staff = 0
-        groups[-1].append(str(unit))
-        staff += int(n)
-    return groups
-
-
-def _lp(c: np.ndarray, model: _Model, covered: float | None):
+def _lp(c: np.ndarray, model: _Model, covered: float | None) -> highs.Result:
     """The linear relaxation of :func:`_milp`'s problem."""
     return _milp(c, model, covered, 600.0, relaxed=True)
 
 
-def _milp(c: np.ndarray, model: _Model, covered: float | None, time_limit: float, relaxed: bool = False):
+def _milp(
+    c: np.ndarray,
+    model: _Model,
+    covered: float | None,
+    time_limit: float,
+    relaxed: bool = False,
+    start: np.ndarray | None = None,
+    lower: np.ndarray | None = None,
+    exact_count: bool = False,
+) -> highs.Result:
+    """Minimise ``c`` over the model (with at least ``covered`` people at the floor, when given)."""
     n_z = len(model.needing)
-    A, lower, upper = model.A, model.lower, model.upper
+    A, row_lower, row_upper = model.A, model.lower, model.upper
     if covered is not None and n_z:
         row = csr_matrix(np.r_[np.zeros(A.shape[1] - n_z), np.ones(n_z)][None, :])
         A = vstack([A, row], format="csr")
-        lower, upper = np.r_[lower, covered], np.r_[upper, np.inf]
-    constraints = LinearConstraint(A, lower, upper) if A.shape[0] else ()
-    return milp(
-        c,
-        constraints=constraints,
-        integrality=np.zeros(len(c)) if relaxed else np.ones(len(c)),
-        bounds=Bounds(np.zeros(len(c)), model.bounds),
-        options={
-            "time_limit": max(time_limit, 1.0),
-            "mip_rel_gap": 5e-3,
-            "disp": False,
-            "presolve": False,
-        },
+        row_lower, row_upper = np.r_[row_lower, covered], np.r_[row_upper, np.inf]
+    low = np.zeros(len(c)) if lower is None else lower
+    return highs.solve(
+        c, A, row_lower, row_upper, low, model.bounds, time_limit, integer=not relaxed, start=start
     )
 
 
@@ -448,21 +365,25 @@ def least_cost_for_all(problem: Problem, time_limit_s: float, cap: int | None = 
     if ((short > 0) & (reachable < short - 1e-9)).any():
         return None
     block = _block(problem, short, np.zeros(len(short), dtype=bool), np.ones(len(short), dtype=bool))
+    cost = problem.pairs["cost_idr"].to_numpy(dtype=np.float64)
+    if len(short) > DECOMPOSE_ABOVE:  # by groups of units; exact when the seats hold
+        from rekomendasi.plans.decompose import least_cost_by_unit
+
+        rows = least_cost_by_unit(problem, block, cap, time_limit_s / 2)
+        entries = pd.Series(problem.pairs["training_id"].to_numpy()[rows]).value_counts()
+        if all(entries.get(e, 0) <= n for e, n in seats.items()):
+            return round(float(cost[rows].sum())) + int(mandatory["cost_idr"].sum())
     model = _build(block, float(np.iinfo(np.int64).max), seats, cap, ())
     n_z = len(model.needing)
-    cost = problem.pairs["cost_idr"].to_numpy(dtype=np.float64)
     bounds = model.bounds.copy()
-    result = milp(
+    result = highs.solve(
         np.r_[cost, np.zeros(n_z)],
-        constraints=LinearConstraint(model.A, model.lower, model.upper),
-        integrality=np.ones(len(bounds)),
-        bounds=Bounds(np.r_[np.zeros(len(cost)), np.ones(n_z)], bounds),
-        options={
-            "time_limit": max(time_limit_s, 1.0),
-            "mip_rel_gap": 5e-3,
-            "disp": False,
-            "presolve": False,
-        },
+        model.A,
+        model.lower,
+        model.upper,
+        np.r_[np.zeros(len(cost)), np.ones(n_z)],
+        bounds,
+        time_limit_s,
     )
     if result.x is None:
         return None

@@ -90,6 +90,12 @@ class ServiceState:
         at most one core's share from them."""
         return await self._in_lane("list", 1, work, *args, **kwargs)
 
+    async def run_plan(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`run` for solving an agency plan (up to its time limit, a minute by default): one thread
+        of its own, so neither answers for one employee nor list pages wait behind a solve; plans wait
+        for each other."""
+        return await self._in_lane("plan", 1, work, *args, **kwargs)
+
     async def _in_lane(
         self, lane: str, threads: int, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs
     ) -> T:

@@ -1,8 +1,9 @@
 """Agency plan routes (AKPK): make a plan, read it a page of assignments at a time, download it as a file.
 
 A plan is solved (:func:`~rekomendasi.plans.make_plan`) and stored
-(:class:`~rekomendasi.serving.store.PlanStore`) off the event loop, in the list lane
-(:meth:`ServiceState.run_list`), so requests for one employee never wait for it. Reading and exporting
+(:class:`~rekomendasi.serving.store.PlanStore`) off the event loop, in a lane of its own
+(:meth:`ServiceState.run_plan`), so neither requests for one employee nor list pages wait for it; exports
+are built in the list lane. Reading and exporting
 answer the stored plan, exactly as it was solved, whatever model serves by then. Plans are agency
 planning: planner keys for their own agencies and admin keys; platform keys never.
 """
@@ -74,7 +75,7 @@ async def create_plan(
         fair_coverage=tuple(dict.fromkeys(body.fair_coverage)),
         lang=body.lang,
     )
-    plan_id, plan = await service.run_list(_solve_and_save, engine, service.stores.plans, wanted, principal)
+    plan_id, plan = await service.run_plan(_solve_and_save, engine, service.stores.plans, wanted, principal)
     links = _links(plan_id)
     response.headers["Location"] = links.plan
     return s.PlanCreated(plan_id=plan_id, summary=_summary_out(plan.summary, wanted.lang), links=links)
