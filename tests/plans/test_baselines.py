@@ -140,3 +140,35 @@ def test_true_outcome_adds_the_true_benefit_and_counts_the_floor(problem: Proble
         + int(earned[1] < problem.floor <= earned[1] + 1.0)
     )
     assert out["at_floor"] == expected
+
+
+def test_truth_benefit_is_read_whichever_format_the_simulator_wrote(
+    small_world: Path, tmp_path: Path
+) -> None:
+    from rekomendasi.bench.plans import read_benefit
+    from rekomendasi.errors import RekomendasiError
+
+    from_csv = read_benefit(small_world / "truth")  # the small world is CSV
+    assert list(from_csv.columns) == ["nip", "training_id", "eligible", "benefit"]
+    assert from_csv["nip"].str.fullmatch(r"\d{18}").all() and from_csv["eligible"].dtype == bool
+    from_csv.to_parquet(tmp_path / "benefit.parquet")
+    pd.testing.assert_frame_equal(read_benefit(tmp_path), from_csv)
+    with pytest.raises(RekomendasiError, match="no benefit"):
+        read_benefit(tmp_path / "nothing")
+
+
+def test_the_speed_bench_pools_agencies_and_budgets_per_person(
+    world: World,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rekomendasi.bench import plans as bench
+
+    monkeypatch.setattr(bench, "world", lambda home: (world.snapshot, world.store, world.champion))
+    roster = world.snapshot.roster  # type: ignore[attr-defined]
+    sizes = roster[roster["active"]]["instansi_id"].value_counts()
+    one = bench.speed(Path("unused"), 1, 100_000, 20.0)
+    assert one["agencies"] == [sizes.index[0]] and one["staff"] == sizes.iloc[0]
+    assert one["budget_idr"] == 100_000 * sizes.iloc[0] >= one["total_cost_idr"]
+    two = bench.speed(Path("unused"), int(sizes.iloc[0]) + 1, 100_000, 20.0)
+    assert two["agencies"] == list(sizes.index[:2]) and two["staff"] == sizes.iloc[:2].sum()
+    assert two["budget_idr"] == 100_000 * two["staff"]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rekomendasi.errors import RekomendasiError
 from rekomendasi.features import Snapshot
 from rekomendasi.plans import PlanRequest
 from rekomendasi.recommend.champion import Champion
@@ -50,6 +51,20 @@ def world(home: Path) -> tuple[Snapshot, ScoresStore, Champion]:
     return snapshot, store, champion
 
 
+def read_benefit(truth: Path) -> pd.DataFrame:
+    """``truth/benefit`` as the simulator wrote it (Parquet or CSV): nip, training_id, eligible, benefit.
+
+    Raises:
+        RekomendasiError: the folder has neither.
+    """
+    columns = ["nip", "training_id", "eligible", "benefit"]
+    if (truth / "benefit.parquet").exists():
+        return pd.read_parquet(truth / "benefit.parquet", columns=columns)
+    if (truth / "benefit.csv").exists():
+        return pd.read_csv(truth / "benefit.csv", usecols=columns, dtype={"nip": str, "training_id": str})
+    raise RekomendasiError(f"no benefit.parquet or benefit.csv in {truth}: is it a simulated world's truth/?")
+
+
 def plan_quality(
     home: Path,
     truth: Path,
@@ -72,13 +87,13 @@ def plan_quality(
         spreadsheet_plan,
         true_outcome,
     )
+    from rekomendasi.plans.highs import quiet_banner
     from rekomendasi.plans.problem import build_problem
     from rekomendasi.plans.solve import least_cost_for_all, solve
 
+    quiet_banner()
     snapshot, store, champion = world(home)
-    benefit = pd.read_parquet(
-        truth / "benefit.parquet", columns=["nip", "training_id", "eligible", "benefit"]
-    )
+    benefit = read_benefit(truth)
     eligible = benefit[benefit["eligible"]]
     out = []
     for agency in agencies or store.agencies():

@@ -260,7 +260,18 @@ def _prepared(home: Path, employees: int, seed: int) -> bool:
     if simulated:
         console.print(f"simulating {employees:,} employees (seed {seed}) in {data}")
         run_measured(
-            ["simulate", "--out", str(data), "--employees", str(employees), "--seed", str(seed)], env
+            [
+                "simulate",
+                "--out",
+                str(data),
+                "--employees",
+                str(employees),
+                "--seed",
+                str(seed),
+                "--format",
+                "parquet",
+            ],
+            env,
         )
     if not (home / "var" / "scores").exists():
         console.print(f"training and scoring in {home}")

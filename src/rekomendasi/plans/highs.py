@@ -112,10 +112,12 @@ def solve(
         h.setOptionValue(name, value)
     h.passModel(lp)
     if integer and start is not None:
-        solution = highspy.HighsSolution()
-        solution.col_value = np.asarray(start, dtype=np.float64).tolist()
-        solution.value_valid = True
-        h.setSolution(solution)
+        # Given as its nonzero values only (HiGHS completes it). Given whole, with presolve off, HiGHS 1.16
+        # ran past its time limit without ever calling the interrupt callbacks (a 1,085-staff agency,
+        # seed 13: over 5 minutes against a 20 s limit; 2.5 s this way).
+        values = np.round(np.asarray(start, dtype=np.float64))
+        nonzero = np.flatnonzero(values).astype(np.int32)
+        h.setSolution(len(nonzero), nonzero, values[nonzero].astype(np.float64))
     h.run()
     status = _STATUS.get(h.getModelStatus(), OTHER)
     info = h.getInfo()
