@@ -123,14 +123,8 @@ def _budgets(text: str) -> list[int]:
         raise PlanInputError(f"--what-if-budget takes comma-separated rupiah amounts; got {text!r}.") from err
 
 
-def _n(value: float, lang: str, decimals: int = 0) -> str:
-    """A number the planner's way: 1.069 and 35,55 in Indonesian, 1,069 and 35.55 in English."""
-    text = f"{value:,.{decimals}f}"
-    return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
-
-
 def _print_summary(plan: Plan) -> None:
-    from rekomendasi.plans.export import rupiah
+    from rekomendasi.plans.export import number, rupiah
 
     s, lang = plan.summary, plan.request.lang
     id_ = lang == "id"
@@ -141,11 +135,11 @@ def _print_summary(plan: Plan) -> None:
         ("Total biaya" if id_ else "Total cost", rupiah(s.total_cost_idr, lang)),
         (
             f"Pegawai mencapai {s.min_jp:g} JP" if id_ else f"Staff reaching {s.min_jp:g} JP",
-            f"{_n(s.at_floor, lang)} / {_n(s.staff, lang)} ({100 * s.share_at_floor:.0f}%)",
+            f"{number(s.at_floor, lang)} / {number(s.staff, lang)} ({100 * s.share_at_floor:.0f}%)",
         ),
         (
             "Perkiraan penutupan kesenjangan (level)" if id_ else "Expected gap closure (levels)",
-            _n(s.expected_gain, lang, 2),
+            number(s.expected_gain, lang, 2),
         ),
         (
             "Program wajib didanai" if id_ else "Mandatory programmes funded",
@@ -157,8 +151,8 @@ def _print_summary(plan: Plan) -> None:
         ),
         (
             "Status solver" if id_ else "Solver status",
-            f"{s.solver_status}, gap {_n(100 * max(s.mip_gap, 0), lang, 2)}%, "
-            f"{_n(s.solve_seconds, lang, 1)} s",
+            f"{s.solver_status}, gap {number(100 * max(s.mip_gap, 0), lang, 2)}%, "
+            f"{number(s.solve_seconds, lang, 1)} s",
         ),
     ]
     for name, value in rows:
@@ -171,11 +165,11 @@ def _print_summary(plan: Plan) -> None:
         groups.add_row(
             g.dimension,
             g.group,
-            _n(g.staff, lang),
-            _n(g.at_floor, lang),
+            number(g.staff, lang),
+            number(g.at_floor, lang),
             f"{100 * g.share_at_floor:.0f}%",
             rupiah(g.cost_idr, lang),
-            _n(g.expected_gain, lang, 2),
+            number(g.expected_gain, lang, 2),
         )
     console.print(groups)
     for b in s.binding:
@@ -185,7 +179,7 @@ def _print_summary(plan: Plan) -> None:
 def _print_what_if(points: object, lang: str) -> None:
     import pandas as pd
 
-    from rekomendasi.plans.export import rupiah
+    from rekomendasi.plans.export import number, rupiah
 
     assert isinstance(points, pd.DataFrame)
     id_ = lang == "id"
@@ -209,10 +203,10 @@ def _print_what_if(points: object, lang: str) -> None:
         table.add_row(
             rupiah(int(p["budget_idr"]), lang),  # type: ignore[arg-type]
             rupiah(int(p["total_cost_idr"]), lang),  # type: ignore[arg-type]
-            _n(int(p["mandatory_funded"]), lang),
-            f"{_n(int(p['at_floor']), lang)}/{_n(int(p['staff']), lang)}",
+            number(int(p["mandatory_funded"]), lang),
+            f"{number(int(p['at_floor']), lang)}/{number(int(p['staff']), lang)}",
             f"{100 * float(p['share_at_floor']):.0f}%",
-            _n(float(p["expected_gain"]), lang, 2),
+            number(float(p["expected_gain"]), lang, 2),
             str(p["status"]),
         )
     console.print(table)

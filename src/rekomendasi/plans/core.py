@@ -11,7 +11,7 @@ import pandas as pd
 
 from rekomendasi.explain import gaps_from_records, reason
 from rekomendasi.features import Snapshot
-from rekomendasi.plans.export import rupiah
+from rekomendasi.plans.export import number, rupiah
 from rekomendasi.plans.problem import Problem, build_problem
 from rekomendasi.plans.schemas import (
     ASSIGNMENT_COLUMNS,
@@ -163,13 +163,8 @@ def assignments_table(problem: Problem, solution: Solution) -> pd.DataFrame:
 
 def _gain_words(gain: float, lang: str) -> str:
     if lang == "id":
-        return f"Perkiraan penutupan kesenjangan {_decimal(gain, 'id')} level."
-    return f"Expected gap closure {_decimal(gain, 'en')} levels."
-
-
-def _decimal(value: float, lang: str) -> str:
-    text = f"{value:.2f}"
-    return text.replace(".", ",") if lang == "id" else text
+        return f"Perkiraan penutupan kesenjangan {number(gain, 'id', 2)} level."
+    return f"Expected gap closure {number(gain, 'en', 2)} levels."
 
 
 def _why_now(have: float, floor: float, year: int, rank: int) -> tuple[str, str]:

@@ -139,6 +139,13 @@ _SHEET_MAX = 31
 _POINT_COLUMNS = ("budget_idr", "total_cost_idr", "at_floor", "staff", "share_at_floor", "expected_gain")
 
 
+def number(value: float | Decimal, lang: str = "id", decimals: int = 0) -> str:
+    """A number the planner's way: Indonesian groups thousands with '.' and writes decimals with ','
+    (``1.069``, ``35,55``); English the other way round (``1,069``, ``35.55``)."""
+    text = f"{value:,.{decimals}f}"
+    return text.translate(str.maketrans(",.", ".,")) if lang == "id" else text
+
+
 def rupiah(amount: float, lang: Lang = "id") -> str:
     """Money as planners say it: ``Rp 12.500``, ``Rp 850 jt``, ``Rp 1,2 M``, ``Rp 2,0 M``, ``Rp 1,5 T``
     (English: ``IDR 12,500``, ``IDR 850 m``, ``IDR 1.2 bn``, ``IDR 1.5 tn``).
@@ -165,9 +172,7 @@ def rupiah(amount: float, lang: Lang = "id") -> str:
         shown = (value / scale).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     whole = shown == shown.to_integral_value()
     decimals = 0 if not unit or (unit == units[0] and whole) else 1  # "Rp 850 jt", "Rp 2,0 M"
-    text = f"{shown:,.{decimals}f}"
-    if lang == "id":
-        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+    text = number(shown, lang, decimals)
     sign = "-" if amount < 0 and shown != 0 else ""
     return f"{sign}{prefix} {text}" + (f" {unit}" if unit else "")
 
