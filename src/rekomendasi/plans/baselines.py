@@ -21,7 +21,7 @@ import pandas as pd
 
 from rekomendasi.features import Snapshot
 from rekomendasi.plans.problem import Problem
-from rekomendasi.plans.solve import Solution, fund_mandatory
+from rekomendasi.plans.solve import Solution, fund_mandatory, seats_left
 
 PLAN_COLUMNS = ["nip", "training_id", "jp", "cost_idr", "mandatory"]
 _TYPES: dict[str, Any] = {"nip": str, "training_id": str, "jp": float, "cost_idr": "int64", "mandatory": bool}
@@ -36,10 +36,7 @@ def _rows(*parts: pd.DataFrame) -> pd.DataFrame:
 def _funded(problem: Problem, budget: int) -> tuple[pd.DataFrame, int, dict[str, int]]:
     """Mandatory rows funded, money left, seats left."""
     funded = problem.mandatory.loc[fund_mandatory(problem, budget)]
-    seats = dict(problem.seats)
-    for entry in funded["training_id"]:
-        if entry in seats:
-            seats[entry] -= 1
+    seats = seats_left(problem.seats, funded["training_id"])
     rows = funded[["nip", "training_id", "jp", "cost_idr"]].assign(mandatory=True)
     return rows, budget - int(funded["cost_idr"].sum()), seats
 

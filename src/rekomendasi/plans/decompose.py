@@ -23,10 +23,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from rekomendasi.plans import highs
 from rekomendasi.plans.problem import Problem
 from rekomendasi.plans.solve import (
-    MILLION,
+    _STATUS,
     BlockResult,
     _Block,
     _block,
@@ -34,6 +33,7 @@ from rekomendasi.plans.solve import (
     _lp,
     _milp,
     _solve_block,
+    least_cost_rows,
 )
 
 BLOCK_STAFF = 500
@@ -55,31 +55,28 @@ def unit_groups(units: np.ndarray, size: int) -> list[list[str]]:
     return groups
 
 
-def least_cost_rows(block: _Block, cap: int | None, time_limit_s: float) -> np.ndarray | None:
-    """Rows of ``block.pairs`` that bring every reachable person short of the floor to it at the least
-    cost (seats not counted), or None when the solver found no such plan in time."""
-    model = _build(block, float(np.iinfo(np.int64).max), {}, cap, ())
-    n_x, n_z = len(block.pairs), len(model.needing)
-    cost = block.pairs["cost_idr"].to_numpy(dtype=np.float64) / MILLION
-    must = np.r_[np.zeros(n_x), (~block.unreachable[model.needing]).astype(float)]
-    result = highs.solve(
-        np.r_[cost, np.zeros(n_z)], model.A, model.lower, model.upper, must, model.bounds, time_limit_s
-    )
-    if result.x is None:
-        return None
-    return np.flatnonzero(np.round(result.x[:n_x]) > 0.5)
+def _groups(problem: Problem, whole: _Block) -> tuple[list[list[str]], list[np.ndarray], list[_Block]]:
+    """The groups of whole units (:func:`unit_groups`), each one's mask of people and its block."""
+    units = whole.people["unit_id"].to_numpy()
+    groups = unit_groups(units, BLOCK_STAFF)
+    masks = [np.isin(units, members) for members in groups]
+    return groups, masks, [_block(problem, whole.short, whole.unreachable, mask) for mask in masks]
+
+
+def _least_by_group(blocks: list[_Block], cap: int | None, limit: float) -> list[np.ndarray]:
+    """Each group's least-cost rows of Problem.pairs to the floor, seats not counted (none where the solver
+    found no plan in its share of ``limit``)."""
+    parts = []
+    for block in blocks:
+        found = least_cost_rows(block, cap, limit / len(blocks))
+        parts.append(block.rows[found] if found is not None else np.zeros(0, dtype=np.int64))
+    return parts
 
 
 def least_cost_by_unit(problem: Problem, whole: _Block, cap: int | None, limit: float) -> np.ndarray:
     """Rows of Problem.pairs bringing everyone reachable to the floor at the least cost, seats not
     counted, solved group by group (exact: without seats, people do not compete)."""
-    units = whole.people["unit_id"].to_numpy()
-    groups = unit_groups(units, BLOCK_STAFF)
-    parts = []
-    for members in groups:
-        block = _block(problem, whole.short, whole.unreachable, np.isin(units, members))
-        found = least_cost_rows(block, cap, limit / len(groups))
-        parts.append(block.rows[found] if found is not None else np.zeros(0, dtype=np.int64))
+    parts = _least_by_group(_groups(problem, whole)[2], cap, limit)
     return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
@@ -96,20 +93,15 @@ def solve_by_unit(
     coverage status, fair floors dropped)."""
     started = time.perf_counter()
     units = whole.people["unit_id"].to_numpy()
-    groups = unit_groups(units, BLOCK_STAFF)
-    masks = [np.isin(units, members) for members in groups]
-    blocks = [_block(problem, whole.short, whole.unreachable, mask) for mask in masks]
+    groups, masks, blocks = _groups(problem, whole)
     pair_cost = problem.pairs["cost_idr"].to_numpy(dtype=np.float64)
     person_of = problem.pairs["person"].to_numpy()
     # 1. least cost per person
     person_cost = np.where(whole.short > 0, np.inf, 0.0)
-    least: list[np.ndarray] = []
+    least = _least_by_group(blocks, cap, 0.1 * limit)
     pair_jp = problem.pairs["jp"].to_numpy(dtype=np.float64)
     n_people = len(whole.short)
-    for mask, block in zip(masks, blocks, strict=True):
-        found = least_cost_rows(block, cap, 0.1 * limit / len(blocks))
-        rows = block.rows[found] if found is not None else np.zeros(0, dtype=np.int64)
-        least.append(rows)
+    for mask, rows in zip(masks, least, strict=True):
         spent = np.bincount(person_of[rows], weights=pair_cost[rows], minlength=n_people)
         jp = np.bincount(person_of[rows], weights=pair_jp[rows], minlength=n_people)
         people = np.flatnonzero(mask & (whole.short > 0))
@@ -211,5 +203,5 @@ def _held_at_floor(
     if result.x is None:
         return None
     rows = block.rows[np.flatnonzero(np.round(result.x[:n_x]) > 0.5)]
-    status = {highs.OPTIMAL: "optimal", highs.TIME_LIMIT: "time limit"}.get(result.status, "other")
+    status = _STATUS.get(result.status, "other")
     return rows, status, result.mip_gap, "held", ()

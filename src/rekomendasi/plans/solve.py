@@ -17,6 +17,7 @@ of the time limit and reports its optimality gap.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +90,29 @@ def fund_mandatory(problem: Problem, budget: int) -> np.ndarray:
     return np.sort(np.asarray(funded, dtype=np.int64))
 
 
+def seats_left(seats: dict[str, int], taken: Iterable[str]) -> dict[str, int]:
+    """The seats of ``seats`` left once one seat of each entry in ``taken`` is used."""
+    left = dict(seats)
+    for entry in taken:
+        if entry in left:
+            left[entry] -= 1
+    return left
+
+
+def after_mandatory(
+    problem: Problem, mandatory: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """With the rows ``mandatory`` of ``problem.mandatory`` funded: the JP each person is still short of the
+    floor, who cannot get there from their candidates, and the seats left."""
+    have = problem.people["earned_jp"].to_numpy(dtype=np.float64).copy()
+    np.add.at(have, mandatory["person"].to_numpy(dtype=np.int64), mandatory["jp"].to_numpy(dtype=np.float64))
+    short = np.maximum(problem.floor - have, 0.0)
+    person = problem.pairs["person"].to_numpy(dtype=np.int64)
+    reachable = np.bincount(person, weights=problem.pairs["jp"].to_numpy(float), minlength=len(short))
+    unreachable = (short > 0) & (reachable < short - 1e-9)
+    return short, unreachable, seats_left(problem.seats, mandatory["training_id"])
+
+
 DECOMPOSE_ABOVE = 2000
 """Staff above which the solve is split by work unit (see :func:`solve`)."""
 
@@ -138,17 +162,7 @@ def solve(
     funded = fund_mandatory(problem, budget)
     mandatory = problem.mandatory.loc[funded]
     rest = budget - int(mandatory["cost_idr"].sum())
-    have = people["earned_jp"].to_numpy(dtype=np.float64).copy()
-    np.add.at(have, mandatory["person"].to_numpy(dtype=np.int64), mandatory["jp"].to_numpy(dtype=np.float64))
-    short = np.maximum(problem.floor - have, 0.0)
-    person = pairs["person"].to_numpy(dtype=np.int64)
-    jp = pairs["jp"].to_numpy(dtype=np.float64)
-    reachable_jp = np.bincount(person, weights=jp, minlength=len(people))
-    unreachable = (short > 0) & (reachable_jp < short - 1e-9)
-    seats = dict(problem.seats)
-    for entry in mandatory["training_id"]:
-        if entry in seats:
-            seats[entry] -= 1
+    short, unreachable, seats = after_mandatory(problem, mandatory)
     whole = _block(problem, short, unreachable, np.ones(len(people), dtype=bool))
     if len(people) <= DECOMPOSE_ABOVE:
         result = _solve_block(whole, rest, seats, max_cost_per_person, tuple(fair_coverage), time_limit_s)
@@ -159,12 +173,13 @@ def solve(
         chosen, status, gap, coverage_status, dropped = solve_by_unit(
             problem, whole, rest, seats, max_cost_per_person, tuple(fair_coverage), time_limit_s
         )
-    have_all = have + np.bincount(person[chosen], weights=jp[chosen], minlength=len(people))
+    person = pairs["person"].to_numpy(dtype=np.int64)
+    planned = np.bincount(person[chosen], weights=pairs["jp"].to_numpy(float)[chosen], minlength=len(people))
     cost = int(mandatory["cost_idr"].sum() + pairs["cost_idr"].to_numpy()[chosen].sum())
     return Solution(
         chosen=chosen,
         funded=funded,
-        at_floor=have_all >= problem.floor - 1e-9,
+        at_floor=planned >= short - 1e-9,
         cost_idr=cost,
         status=status,
         mip_gap=gap,
@@ -351,20 +366,10 @@ def least_cost_for_all(problem: Problem, time_limit_s: float, cap: int | None = 
     their candidates (within seats, one training per gap, the cap); None when someone cannot get there
     (too few candidates or seats)."""
     mandatory = problem.mandatory
-    have = problem.people["earned_jp"].to_numpy(dtype=np.float64).copy()
-    np.add.at(have, mandatory["person"].to_numpy(dtype=np.int64), mandatory["jp"].to_numpy(dtype=np.float64))
-    short = np.maximum(problem.floor - have, 0.0)
-    seats = dict(problem.seats)
-    for entry in mandatory["training_id"]:
-        if entry in seats:
-            seats[entry] -= 1
-    if any(v < 0 for v in seats.values()):
+    short, unreachable, seats = after_mandatory(problem, mandatory)
+    if any(v < 0 for v in seats.values()) or unreachable.any():
         return None
-    person = problem.pairs["person"].to_numpy(dtype=np.int64)
-    reachable = np.bincount(person, weights=problem.pairs["jp"].to_numpy(float), minlength=len(short))
-    if ((short > 0) & (reachable < short - 1e-9)).any():
-        return None
-    block = _block(problem, short, np.zeros(len(short), dtype=bool), np.ones(len(short), dtype=bool))
+    block = _block(problem, short, unreachable, np.ones(len(short), dtype=bool))
     cost = problem.pairs["cost_idr"].to_numpy(dtype=np.float64)
     if len(short) > DECOMPOSE_ABOVE:  # by groups of units; exact when the seats hold
         from rekomendasi.plans.decompose import least_cost_by_unit
@@ -373,18 +378,25 @@ def least_cost_for_all(problem: Problem, time_limit_s: float, cap: int | None = 
         entries = pd.Series(problem.pairs["training_id"].to_numpy()[rows]).value_counts()
         if all(entries.get(e, 0) <= n for e, n in seats.items()):
             return round(float(cost[rows].sum())) + int(mandatory["cost_idr"].sum())
-    model = _build(block, float(np.iinfo(np.int64).max), seats, cap, ())
-    n_z = len(model.needing)
-    bounds = model.bounds.copy()
+    found = least_cost_rows(block, cap, time_limit_s, seats)
+    if found is None:
+        return None
+    return round(float(cost[block.rows[found]].sum())) + int(mandatory["cost_idr"].sum())
+
+
+def least_cost_rows(
+    block: _Block, cap: int | None, time_limit_s: float, seats: dict[str, int] | None = None
+) -> np.ndarray | None:
+    """Rows of ``block.pairs`` that bring every reachable person short of the floor to it at the least
+    cost, within ``seats`` (none: seats not counted), or None when the solver found no such plan in
+    time."""
+    model = _build(block, float(np.iinfo(np.int64).max), seats or {}, cap, ())
+    n_x, n_z = len(block.pairs), len(model.needing)
+    cost = block.pairs["cost_idr"].to_numpy(dtype=np.float64) / MILLION
+    must = np.r_[np.zeros(n_x), (~block.unreachable[model.needing]).astype(float)]
     result = highs.solve(
-        np.r_[cost, np.zeros(n_z)],
-        model.A,
-        model.lower,
-        model.upper,
-        np.r_[np.zeros(len(cost)), np.ones(n_z)],
-        bounds,
-        time_limit_s,
+        np.r_[cost, np.zeros(n_z)], model.A, model.lower, model.upper, must, model.bounds, time_limit_s
     )
     if result.x is None:
         return None
-    return round(float(cost @ np.round(result.x[: len(cost)]))) + int(mandatory["cost_idr"].sum())
+    return np.flatnonzero(np.round(result.x[:n_x]) > 0.5)
