@@ -22,9 +22,11 @@ TORCH_VERSION := 2.13.0
 setup: $(STAMP)
 
 # torch first, pinned to the CPU build this machine provides, so nothing pulls a multi-GB CUDA build.
-# PostgreSQL's server binaries for the state store's tests (installed with apt-get when root; see the script).
-$(STAMP): pyproject.toml scripts/ensure-postgresql.sh
+# PostgreSQL's server binaries for the state store's tests and Debian's Chromium for the web page's browser
+# tests (each installed with apt-get when root and missing; see the scripts).
+$(STAMP): pyproject.toml scripts/ensure-postgresql.sh scripts/ensure-chromium.sh
 	bash scripts/ensure-postgresql.sh
+	bash scripts/ensure-chromium.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)

@@ -15,6 +15,7 @@ from rekomendasi.contract import Dataset, load_dataset
 from rekomendasi.features import EvidenceSpec, load_spec
 from rekomendasi.simulate import SimConfig, simulate
 from tests.postgres import REQUIRE_ENV, SKIP_MARKER, PostgresServer, PostgresUnavailable, start_server
+from tests.served import served, served_home  # noqa: F401  (the served world's fixtures, for every directory)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,19 +101,34 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         postgres_server.drop_database(name)
 
 
+BROWSER_SKIP_MARKER = "Chromium UNAVAILABLE"  # tests/ui/conftest.py's skip reason starts with it
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Repeat, loudly, why PostgreSQL tests were skipped (xdist forwards the workers' skip reports)."""
-    skipped = [
-        report
-        for report in terminalreporter.stats.get("skipped", [])
-        if SKIP_MARKER in str(getattr(report, "longrepr", ""))
-    ]
-    if not skipped:
-        return
-    reason = str(skipped[0].longrepr[-1]) if isinstance(skipped[0].longrepr, tuple) else SKIP_MARKER
-    terminalreporter.write_sep("!", f"{len(skipped)} PostgreSQL test(s) SKIPPED", red=True, bold=True)
-    terminalreporter.write_line(reason, red=True, bold=True)
-    terminalreporter.write_line(
-        f"The state store was NOT tested against PostgreSQL. Set {REQUIRE_ENV}=1 to make this an error.",
-        red=True,
-    )
+    """Repeat, loudly, why PostgreSQL or browser tests were skipped (xdist forwards the workers' skip
+    reports)."""
+    for marker, what, consequence, env in (
+        (
+            SKIP_MARKER,
+            "PostgreSQL",
+            "The state store was NOT tested against PostgreSQL.",
+            REQUIRE_ENV,
+        ),
+        (
+            BROWSER_SKIP_MARKER,
+            "browser",
+            "The web page was NOT tested in a browser.",
+            "REKOMENDASI_TEST_REQUIRE_BROWSER",
+        ),
+    ):
+        skipped = [
+            report
+            for report in terminalreporter.stats.get("skipped", [])
+            if marker in str(getattr(report, "longrepr", ""))
+        ]
+        if not skipped:
+            continue
+        reason = str(skipped[0].longrepr[-1]) if isinstance(skipped[0].longrepr, tuple) else marker
+        terminalreporter.write_sep("!", f"{len(skipped)} {what} test(s) SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(reason, red=True, bold=True)
+        terminalreporter.write_line(f"{consequence} Set {env}=1 to make this an error.", red=True)

@@ -195,7 +195,19 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 
+class _Koma(float):
+    """A number written the Indonesian way inside a sentence: a decimal comma (``1,5``)."""
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec).translate(str.maketrans(",.", ".,"))
+
+
 def _say(template: str, lang: Lang, **values: object) -> str:
+    if lang == "id":
+        values = {
+            k: _Koma(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+            for k, v in values.items()
+        }
     return _TEMPLATES[template][LANGUAGES.index(lang)].format(**values)
 
 

@@ -121,6 +121,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests one worker ranks and serialises at once, off the event loop (the rest queue).",
     )
+    ui_session_hours: float = Field(
+        default=8.0,
+        gt=0.0,
+        le=24.0 * 30,
+        description="How long a sign-in to the planner's web page (/ui) lasts before it asks for the key "
+        "again.",
+    )
+    ui_secure_cookie: bool = Field(
+        default=False,
+        description="Mark the web page's cookies Secure (sent over HTTPS only): set it wherever the "
+        "service is reached through HTTPS; off by default so the page works on http://localhost.",
+    )
     bulk_max_nips: int = Field(default=500, ge=1, description="Largest NIP list of one bulk request (413).")
     demo_employees: int = Field(default=2000, gt=0, description="Size of the demo world `make run` builds.")
     demo_seed: int = Field(default=42, description="Seed of the demo world.")

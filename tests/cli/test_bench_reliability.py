@@ -12,9 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rekomendasi.cli import app
-from tests.serving.conftest import ROOT, served_home, served_settings
-
-__all__ = ["served_home"]  # the served world's fixture, shared with the API tests
+from tests.served import ROOT, served_settings
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

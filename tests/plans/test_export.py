@@ -396,3 +396,17 @@ def test_what_if_chart_needs_its_columns(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="share_at_floor"):
         what_if_chart(points().drop(columns="share_at_floor"), tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_unit_planned_only_mandatory_programmes_gets_its_sheet(plan: Plan) -> None:
+    """Its expected gains are all missing (mandatory rows have none): the column width once failed on it."""
+    rows = plan.assignments
+    unit = rows["unit_id"].iloc[0]
+    mandatory_only = rows.assign(
+        expected_gain=rows["expected_gain"].where(rows["unit_id"] != unit, np.nan),
+        mandatory=rows["mandatory"] | (rows["unit_id"] == unit),
+    )
+    book = openpyxl.load_workbook(
+        io.BytesIO(plan_bytes(dataclasses.replace(plan, assignments=mandatory_only), "xlsx"))
+    )
+    assert book.sheetnames == SHEETS

@@ -143,10 +143,14 @@ def serve(
     ] = None,
     demo_key: Annotated[
         bool,
-        typer.Option(help="Create a planner key for the snapshot's first agency and print a curl example."),
+        typer.Option(
+            help="Create a planner key for the snapshot's first agency; print a curl example and the web "
+            "page's address."
+        ),
     ] = False,
 ) -> None:
-    """Serve the API (uvicorn) on the latest snapshot and the registry's champion; docs at /docs."""
+    """Serve the API (uvicorn) on the latest snapshot and the registry's champion; docs at /docs, the
+    planner's web page at /ui/."""
 
     import uvicorn
 
@@ -166,6 +170,9 @@ def serve(
         log_config=log_config(),  # applied in every worker process, not only in the supervisor
     )
     if config.workers == 1:
+        from rekomendasi.plans.highs import quiet_banner
+
+        quiet_banner()  # the solver's banner, printed at a process's first plan, kept out of the log
         uvicorn.Server(config).run()
         return
     from uvicorn.supervisors import Multiprocess
@@ -210,7 +217,8 @@ def tcp_listener(config: uvicorn.Config) -> socket.socket:
 
 
 def _print_demo_key(settings: Settings, host: str, port: int) -> None:
-    """A planner key for the first agency of the snapshot, with a working curl example (demo only)."""
+    """A planner key for the first agency of the snapshot, with a working curl example and the web page's
+    address (demo only)."""
     from rekomendasi.jobs.demo import demo_key
 
     with friendly_errors():
@@ -221,4 +229,5 @@ def _print_demo_key(settings: Settings, host: str, port: int) -> None:
         f"try: curl -s -H 'X-API-Key: {demo.key}' "
         f"'http://{host}:{port}/v1/employees/{demo.nip}/recommendations?k=3&lang=en'"
     )
+    typer.echo(f"planner's web page: http://{host}:{port}/ui/ (sign in with the demo key above)")
     typer.echo(f"docs: http://{host}:{port}/docs")

@@ -440,7 +440,8 @@ def _assignment_sheet(sheet: Worksheet, rows: pd.DataFrame, lang: Lang) -> None:
         Assignments.expected_gain: _GAIN,
     }
     for index, column in enumerate(OUTPUT_COLUMNS, 1):
-        longest = int(shown[column].astype(str).str.len().max()) if len(shown) else 0
+        lengths = shown[column].astype(str).str.len()  # NaN for missing values (a gain of a mandatory row)
+        longest = int(lengths.max()) if lengths.notna().any() else 0
         cap = 70 if column == _REASON else 45  # a long reason wraps instead
         sheet.column_dimensions[get_column_letter(index)].width = max(10, min(cap, max(longest, 12) + 2))
         for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):

@@ -14,9 +14,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rekomendasi import __version__
 from rekomendasi.errors import RekomendasiError
@@ -25,6 +27,8 @@ from rekomendasi.serving.edge import Edge, note_detail
 from rekomendasi.serving.routes import api_router, system_router
 from rekomendasi.serving.store import AuditWriter, open_stores
 from rekomendasi.settings import Settings, get_settings
+from rekomendasi.ui import mount_ui, ui_http_error
+from rekomendasi.ui.web import error_page
 
 log = logging.getLogger("rekomendasi.api")
 
@@ -71,12 +75,19 @@ def create_app(settings: Settings | None = None, load: bool = True) -> FastAPI:
     app.include_router(api_router, prefix="/v1")
 
     @app.exception_handler(RekomendasiError)
-    async def _product_error(request: Request, err: RekomendasiError) -> JSONResponse:
+    async def _product_error(request: Request, err: RekomendasiError) -> Response:
         note_detail(request.scope, str(err))
+        if _on_page(request):
+            return error_page(request, err.status_code, "error_title")
         return JSONResponse({"detail": str(err)}, status_code=err.status_code)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, err: StarletteHTTPException) -> Response:
+        page = ui_http_error(request, err)
+        return page if page is not None else await http_exception_handler(request, err)
+
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, err: RequestValidationError) -> Response:
         problems = [
             {
                 "where": ".".join(str(p) for p in e.get("loc", ())),
@@ -88,6 +99,8 @@ def create_app(settings: Settings | None = None, load: bool = True) -> FastAPI:
             for e in err.errors()
         ]
         note_detail(request.scope, "; ".join(f"{p['where']}: {p['problem']}" for p in problems))
+        if _on_page(request):
+            return error_page(request, 422, "not_found")
         return JSONResponse({"detail": problems}, status_code=422)
 
     generate_openapi = app.openapi
@@ -107,5 +120,11 @@ def create_app(settings: Settings | None = None, load: bool = True) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(state.metrics), media_type=CONTENT_TYPE_LATEST)
 
+    mount_ui(app)  # the planner's web page under /ui (its gzip sits inside the edge)
     app.add_middleware(Edge, state=state)
     return app
+
+
+def _on_page(request: Request) -> bool:
+    """Whether the request is for the web page (answered with pages, not JSON)."""
+    return request.url.path == "/ui" or request.url.path.startswith("/ui/")

@@ -77,6 +77,7 @@ class ServiceState:
     not_ready: str = "the engine is still loading; retry in a few seconds."
     catalog_out: list[s.CatalogEntry] | None = None  # the catalogue as API entries, built at first use
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    ui_data: Any = None  # the web page's values for the engine (rekomendasi.ui.views.PageData), at first use
     _lanes: dict[str, anyio.CapacityLimiter] = field(default_factory=dict)
 
     async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -1,6 +1,7 @@
 """The service's edge: a pure ASGI middleware that every request passes before any route code runs.
 
-In order, for each request under ``/v1``:
+In order, for each request under ``/v1`` (and under ``/ui``, the planner's web page, where the caller is
+the session cookie's, a missing one is left to the page to answer, and static files pass untouched):
 
 1. a request id (the caller's ``X-Request-ID`` when it is a plain token, else a fresh one), echoed back;
 2. the API key, checked before a byte of the body is read: no key or a bad one is answered 401 at once;
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 
 from rekomendasi.serving.auth import Principal, Role, printable, scrub_nips
 
@@ -44,6 +45,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 API_PREFIX = "/v1"
+UI_PREFIX = "/ui"
+UI_STATIC = "/ui/static/"
+SESSION_COOKIE = "rk_sesi"
+"""The web page's session cookie (HttpOnly, SameSite=Strict; see :mod:`rekomendasi.ui`)."""
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _AUDIT_KEY = "rekomendasi.audit"  # where a route's note waits in the request state
@@ -83,7 +88,8 @@ def _note(scope: Scope) -> AuditNote:
 
 
 def principal_of(request: Request) -> Principal | None:
-    """The caller the edge authenticated for ``request`` (None outside ``/v1``)."""
+    """The caller the edge authenticated for ``request``: by API key under ``/v1``, by session cookie
+    under ``/ui`` (None when signed out, and elsewhere)."""
     found: Principal | None = request.scope.get("state", {}).get("principal")
     return found
 
@@ -167,7 +173,10 @@ class Edge:
         started = time.perf_counter()
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
-        audited = scope["path"] == API_PREFIX or scope["path"].startswith(API_PREFIX + "/")
+        path = scope["path"]
+        api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
+        ui = (path == UI_PREFIX or path.startswith(UI_PREFIX + "/")) and not path.startswith(UI_STATIC)
+        audited = api or ui
         status = 500
         principal: Principal | None = None
         written = False
@@ -193,7 +202,7 @@ class Edge:
             if not audited:
                 await self.app(scope, receive, forward)
                 return
-            principal, refusal = self._authenticate(scope)
+            principal, refusal = self._authenticate(scope) if api else (self._session(scope), None)
             if refusal is None and principal is not None:
                 scope["state"]["principal"] = principal
                 refusal = self._throttle(principal)
@@ -218,6 +227,16 @@ class Edge:
                 except Exception:  # the original error matters more; the audit failure is logged
                     log.exception("audit row of a failed request could not be written")
             self._observe(scope, status, time.perf_counter() - started)
+
+    def _session(self, scope: Scope) -> Principal | None:
+        """The web page's caller: the principal of the request's live session cookie, or None (the page
+        then asks to sign in). The session is kept in the request state for the page's CSRF check."""
+        token = _cookie(scope, SESSION_COOKIE)
+        session = self.state.stores.sessions.resolve(token) if token else None
+        if session is None:
+            return None
+        scope["state"]["ui_session"] = session
+        return session.principal
 
     def _authenticate(self, scope: Scope) -> tuple[Principal | None, _Refusal | None]:
         token = _token(scope)
@@ -351,6 +370,15 @@ def _token(scope: Scope) -> str | None:
             if scheme.lower() == "bearer":
                 bearer = credentials.strip()
     return key or bearer or None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for header, value in scope.get("headers") or []:
+        if header == b"cookie":
+            found = cookie_parser(value.decode("latin-1")).get(name)
+            if found:
+                return found
+    return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -32,6 +32,7 @@ from rekomendasi.serving.store.feedback import FEEDBACK_EXPORT_COLUMNS, Feedback
 from rekomendasi.serving.store.keys import CACHE_TTL_SECONDS, KEY_CREATE, KEY_REVOKE, KeyInfo, KeyStore
 from rekomendasi.serving.store.plans import PlanStore, StoredPlan
 from rekomendasi.serving.store.schema import Migrated, prepare
+from rekomendasi.serving.store.sessions import SessionStore, UiSession
 from rekomendasi.serving.store.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_state
 from rekomendasi.serving.store.writer import AuditWriter, AuditWriterClosed
 
@@ -61,9 +62,11 @@ __all__ = [
     "PlanStore",
     "Problem",
     "ProblemKind",
+    "SessionStore",
     "StateInputError",
     "StoredPlan",
     "Stores",
+    "UiSession",
     "VerifyReport",
     "archive_audit",
     "chain_key",
@@ -78,7 +81,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Stores:
-    """The key store, the audit log, the feedback store and the plan store of one process, sharing one
+    """The key store, the audit log, the feedback, plan and web-session stores of one process, sharing one
     database.
 
     Safe to share between threads. Use as a context manager, or call :meth:`close` when done.
@@ -89,6 +92,7 @@ class Stores:
     audit: AuditLog
     feedback: FeedbackStore
     plans: PlanStore
+    sessions: SessionStore
     migrated: tuple[Migrated, ...] = ()
     """What opening migrated from an older version's tables (empty when nothing)."""
 
@@ -137,6 +141,7 @@ class Stores:
                 audit=audit,
                 feedback=feedback,
                 plans=PlanStore(db),
+                sessions=SessionStore(db, keys),
                 migrated=tuple(migrated),
             )
         except BaseException:

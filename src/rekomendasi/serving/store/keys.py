@@ -206,6 +206,24 @@ class KeyStore:
             logger.info("revoked API key %s", key_id)
         return revoked
 
+    def active(self, key_id: str) -> Principal | None:
+        """The principal of the active key ``key_id`` (no secret needed: for sessions that already proved
+        it), or None when unknown or revoked. Cached like :meth:`authenticate`."""
+        digest = "id:" + key_id
+        cached = self._cache_get(digest)
+        if cached is not None:
+            return cached
+        stmt = sa.select(API_KEYS).where(API_KEYS.c.key_id == key_id, API_KEYS.c.revoked_at.is_(None))
+        with self._db.reading() as conn:
+            row = conn.execute(stmt).mappings().first()
+        if row is None:
+            return None
+        principal = Principal(
+            row["key_id"], row["name"], Role(row["role"]), frozenset(json.loads(row["agencies"]))
+        )
+        self._cache_put(digest, principal)
+        return principal
+
     def _lookup(self, key_id: str, secret: str) -> Principal | None:
         stmt = sa.select(API_KEYS).where(API_KEYS.c.key_id == key_id, API_KEYS.c.revoked_at.is_(None))
         with self._db.reading() as conn:

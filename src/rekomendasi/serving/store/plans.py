@@ -175,6 +175,18 @@ class PlanStore:
             rows=int(row["rows"]),
         )
 
+    def recent(self, agency: str, limit: int = 10) -> list[StoredPlan]:
+        """The agency's latest plans (without assignments), newest first."""
+        stmt = (
+            sa.select(PLANS.c.plan_id)
+            .where(PLANS.c.instansi_id == agency)
+            .order_by(PLANS.c.created_at.desc(), PLANS.c.plan_id)
+            .limit(limit)
+        )
+        with self._db.reading() as conn:
+            ids = [str(row[0]) for row in conn.execute(stmt)]
+        return [found for plan_id in ids if (found := self.get(plan_id)) is not None]
+
     def assignments(self, plan_id: str, offset: int = 0, limit: int | None = None) -> pd.DataFrame:
         """Assignments ``offset`` to ``offset + limit`` of the plan, in its order (columns
         :data:`~rekomendasi.plans.schemas.ASSIGNMENT_COLUMNS`; ``expected_gain`` NaN where stored null).

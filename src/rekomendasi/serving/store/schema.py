@@ -26,6 +26,7 @@ from rekomendasi.serving.store.db import METADATA, Database, lock_id
 from rekomendasi.serving.store.feedback import FEEDBACK, FeedbackStore
 from rekomendasi.serving.store.keys import API_KEYS, existing_key_events
 from rekomendasi.serving.store.plans import PLAN_ASSIGNMENTS, PLANS
+from rekomendasi.serving.store.sessions import UI_SESSIONS
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ def _prepare(conn: Connection, audit: AuditLog, feedback: FeedbackStore) -> list
     METADATA.create_all(conn, tables=[AUDIT_LOG, FEEDBACK, API_KEYS])
     # Plans are written once and read; the audit log records who read them, so no chain or triggers.
     METADATA.create_all(conn, tables=[PLANS, PLAN_ASSIGNMENTS])
+    # Sign-in sessions of the web page: convenience state (what they did is audited), no chain either.
+    METADATA.create_all(conn, tables=[UI_SESSIONS])
     migrated = [
         done
         for chain in (audit.chain, feedback.chain)
