@@ -286,3 +286,49 @@ def test_the_model_page_shows_the_champion_and_its_groups(served: Served, planne
     assert page.status_code == 200
     assert f"v{engine.model_version.version}" in page.text
     assert "NDCG@10" in page.text and "gender" in page.text
+
+
+def test_a_proxy_forwarded_origin_is_this_site(served: Served, planner: TestClient) -> None:
+    engine = served.app.state.service.engine
+    training = engine.recommend(served.nip, 1)[0].training_id
+    token = csrf_of(planner, f"/ui/pegawai/{served.nip}")
+    fields = {"csrf": token, "pelatihan": training, "tanggapan": "accepted", "alasan": ""}
+    url = f"/ui/pegawai/{served.nip}/tanggapan"
+    proxied = {"origin": "https://asn.example.go.id", "x-forwarded-host": "asn.example.go.id"}
+    assert planner.post(url, data=fields, headers=proxied).status_code == 303
+    spoofed = {"origin": "https://evil.example", "x-forwarded-host": "asn.example.go.id"}
+    assert planner.post(url, data=fields, headers=spoofed).status_code == 403
+
+
+def test_the_what_if_curve_without_javascript_is_the_plan_page(served: Served, planner: TestClient) -> None:
+    token = csrf_of(planner, f"/ui/instansi/{served.agency}/rencana")
+    made = planner.post(
+        f"/ui/instansi/{served.agency}/rencana", data={"csrf": token, "anggaran": "20.000.000", "jp": "20"}
+    )
+    assert made.status_code == 303
+    plan = made.headers["location"]
+    page = planner.get(plan + "/bandingkan")
+    assert page.status_code == 200 and 'id="kurva"' in page.text
+    rows = re.findall(r"<tr><td class=\"n\">Rp ", page.text)
+    assert len(rows) >= 3, "a row per budget compared"
+
+
+def test_a_bad_budget_is_said_on_the_form(served: Served, planner: TestClient) -> None:
+    url = f"/ui/instansi/{served.agency}/rencana"
+    token = csrf_of(planner, url)
+    for typed in ("lima ratus juta", "0", ""):
+        answer = planner.post(url, data={"csrf": token, "anggaran": typed, "jp": "20"})
+        assert answer.status_code == 422 and text("bad_budget", "id") in answer.text
+        assert f'value="{typed}"' in answer.text, "what was typed stays in the form"
+    odd_unit = planner.post(url, data={"csrf": token, "anggaran": "1.000.000", "jp": "20", "unit": "nope"})
+    assert odd_unit.status_code == 422
+
+
+def test_a_plan_built_on_the_page_is_the_apis_plan(served: Served, planner: TestClient) -> None:
+    url = f"/ui/instansi/{served.agency}/rencana"
+    made = planner.post(url, data={"csrf": csrf_of(planner, url), "anggaran": "15.000.000", "jp": "20"})
+    plan_id = made.headers["location"].rsplit("/", 1)[1]
+    api = TestClient(served.app).get(f"/v1/plans/{plan_id}", headers={"X-API-Key": served.planner})
+    assert api.status_code == 200 and api.json()["request"]["budget_idr"] == 15_000_000
+    listed = planner.get(url)
+    assert f"/ui/rencana/{plan_id}" in listed.text, "listed among the agency's recent plans"

@@ -192,7 +192,7 @@ async def what_if_page(request: Request, plan_id: PlanId) -> Response:
                 _WHAT_IF.popitem(last=False)
     if request.headers.get("hx-request") == "true":
         return render(request, "what_if.html", who=who, stored=stored, what_if=_points(points))
-    return redirect(request, f"/ui/rencana/{plan_id}#bandingkan")
+    return await plan_page(request, plan_id)  # without JavaScript: the whole plan page, with the curve
 
 
 def _points(points: pd.DataFrame) -> list[dict[str, float]]:

@@ -144,11 +144,14 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def check_origin(request: Request) -> None:
-    """Refuse a POST whose Origin (when the browser sends one) is not this site."""
+    """Refuse a POST whose Origin (when the browser sends one) is not this site: the Host it was sent to,
+    or the host a reverse proxy says it forwarded (``X-Forwarded-Host``; a cross-site form cannot set
+    that header, and the CSRF token is checked besides)."""
     origin = request.headers.get("origin")
     if origin and origin != "null":
-        host = request.headers.get("host", "")
-        if urllib.parse.urlsplit(origin).netloc != host:
+        hosts = {request.headers.get("host", "")}
+        hosts |= {h.strip() for h in request.headers.get("x-forwarded-host", "").split(",") if h.strip()}
+        if urllib.parse.urlsplit(origin).netloc not in hosts:
             raise PageError(403, "csrf_failed")
 
 
