@@ -51,7 +51,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "A learning-platform key cannot open this page; use a planner key.",
     ),
     "signed_out": ("Anda sudah keluar.", "You are signed out."),
-    "session_over": ("Sesi berakhir; silakan masuk lagi.", "Your session ended; please sign in again."),
     "csrf_failed": (
         "Formulir kedaluwarsa atau bukan dari halaman ini. Muat ulang halaman lalu kirim lagi.",
         "The form expired or did not come from this page. Reload the page and send it again.",
@@ -60,7 +59,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "agencies_title": ("Instansi yang dapat Anda lihat", "Agencies you may see"),
     "staff": ("Pegawai", "Staff"),
     "units": ("Unit", "Units"),
-    "open": ("Buka", "Open"),
     # overview
     "overview": ("Ringkasan instansi", "Agency overview"),
     "as_of": ("Data per", "Data as of"),
@@ -112,7 +110,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "largest_gaps": ("Kesenjangan terbesar", "Largest gaps"),
     "jp": ("JP", "JP"),
     "position": ("Jabatan", "Position"),
-    "filter": ("Saring", "Filter"),
     "all": ("Semua", "All"),
     "sort": ("Urutkan", "Sort"),
     "sort_gap": ("Kesenjangan terbesar", "Largest gap"),
@@ -197,7 +194,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "at_floor": ("Mencapai JP", "At the floor"),
     "share": ("Bagian", "Share"),
     "trainings": ("Pelatihan", "Trainings"),
-    "download": ("Unduh", "Download"),
     "download_xlsx": ("Unduh Excel (XLSX)", "Download Excel (XLSX)"),
     "download_csv": ("Unduh CSV", "Download CSV"),
     "what_if": ("Bagaimana jika anggarannya lain?", "What if the budget were different?"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-import urllib.parse
 from collections import OrderedDict
 from typing import Annotated
 
@@ -246,7 +245,3 @@ def _number(raw: str) -> float | None:
         return float(raw.strip().replace(",", "."))
     except ValueError:
         return None
-
-
-def plan_query(plan_id: str, fmt: str) -> str:
-    return f"/ui/rencana/{plan_id}/unduh?{urllib.parse.urlencode({'format': fmt})}"
