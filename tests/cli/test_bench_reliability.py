@@ -91,9 +91,17 @@ def test_scenario(
     found = _run(scenario, served_home, small_world, tmp_path, monkeypatch)
     if scenario == "body":
         no_key, valid = found["no_key"], found["valid_key"]
-        assert (no_key["status"], valid["status"]) == (401, 413), (no_key, valid)
+        assert no_key["status"] == 401, no_key
         # Refused early: the server answered before the client had written the whole 20 MB.
-        assert valid["bytes_sent_at_answer"] < 20e6 and no_key["bytes_sent_at_answer"] < 20e6
+        assert no_key["bytes_sent_at_answer"] < 20e6
+        if valid["status"] is None:
+            # The server answers 413 and hangs up while the client is still writing; the reset that
+            # follows can destroy the answer before the client reads it (TCP; seen once in CI, under
+            # load). Then the refusal shows as the client's upload cut short, far before 20 MB.
+            assert valid["detail"].startswith("no answer: ") and valid["sender"] != "complete", valid
+            assert valid["bytes_sent"] < 20e6, valid
+        else:
+            assert valid["status"] == 413 and valid["bytes_sent_at_answer"] < 20e6, valid
         assert valid["rss_samples"] >= 2 and valid["rss_peak_mb"] >= valid["rss_before_mb"] > 0
         assert found["still_answers"] is True
     elif scenario == "overload":
