@@ -9,7 +9,8 @@ It serves the app of that home on a free local port (in this process), signs in 
 creates for the largest agency and revokes at the end, builds one plan with its what-if curve, and saves
 ``<page>-desktop.png`` (1280 px wide) and ``<page>-360.png`` for: sign-in, overview, unit, person, plan
 builder, plan, model. Then it prints what a first visit to each page transfers over the wire
-(compressed, every asset included, the browser's cache empty), for the README.
+(compressed, every asset included, the browser's cache empty), for the README, and saves ``widget.png``:
+the platforms' widget on a learning platform's page served from another local origin.
 """
 
 from __future__ import annotations
@@ -109,9 +110,37 @@ def take(app: object, base: str, chromium: str, out: Path, budget: int) -> None:
                 shot("model")
                 page.context.close()
             weigh(browser, urls, key)
+            widget(app, base, browser, out, agency)
             browser.close()
     finally:
         state.stores.keys.revoke_key(principal.key_id)
+
+
+def widget(app: object, base: str, browser: object, out: Path, agency: str) -> None:
+    """The platforms' widget on a learning platform's page (another origin), as the README shows it."""
+    from tests.ui.conftest import serve
+    from tests.ui.test_widget import host_app
+
+    from rekomendasi.serving.auth import Role
+
+    state = app.state.service  # type: ignore[attr-defined]
+    nip = state.engine.staff(agency)[0]
+    placeholder = host_app(base, "")
+    with serve(placeholder) as host:
+        principal, key = state.stores.keys.create_key(
+            "LMS (tangkapan layar)", Role.PLATFORM, [agency], [host]
+        )
+        try:
+            placeholder.router.routes[:] = host_app(base, key).router.routes
+            page = browser.new_context(viewport={"width": 900, "height": 700}, locale="id-ID").new_page()  # type: ignore[attr-defined]
+            page.goto(f"{host}/?nip={nip}")
+            page.locator("rekomendasi-saran li").first.wait_for()
+            path = out / "widget.png"
+            page.screenshot(path=str(path), full_page=True)
+            print(f"{path} ({path.stat().st_size:,} bytes)")
+            page.context.close()
+        finally:
+            state.stores.keys.revoke_key(principal.key_id)
 
 
 def weigh(browser: object, urls: dict[str, str], key: str) -> None:

@@ -133,6 +133,13 @@ class Settings(BaseSettings):
         description="Mark the web page's cookies Secure (sent over HTTPS only): set it wherever the "
         "service is reached through HTTPS; off by default so the page works on http://localhost.",
     )
+    embed_token_minutes: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=60.0,
+        description="How long a widget token (POST /v1/embed/tokens) lasts; the platform asks for a new one "
+        "for each page it shows.",
+    )
     bulk_max_nips: int = Field(default=500, ge=1, description="Largest NIP list of one bulk request (413).")
     demo_employees: int = Field(default=2000, gt=0, description="Size of the demo world `make run` builds.")
     demo_seed: int = Field(default=42, description="Seed of the demo world.")

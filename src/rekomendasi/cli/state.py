@@ -71,13 +71,36 @@ def create_key(
         list[str] | None,
         typer.Option(help="instansi_id the key may see; repeat for several. Not for admin keys."),
     ] = None,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Web origin (scheme://host[:port]) whose pages may embed the widget with this key's "
+            "tokens; repeat for several."
+        ),
+    ] = None,
 ) -> None:
     """Create an API key and print it once: only its hash is stored."""
     with _stores() as stores:
-        principal, plaintext = stores.keys.create_key(name, role, agency or [])
+        principal, plaintext = stores.keys.create_key(name, role, agency or [], origin or [])
     console.print(f"created {principal.role} key {principal.key_id} for {escape(principal.name)}:")
     console.print(plaintext, soft_wrap=True, markup=False, highlight=False)
     err_console.print("[yellow]warning:[/] store this key now; it is not shown again.")
+
+
+@keys_app.command("origins")
+def set_origins(
+    key_id: Annotated[str, typer.Argument(help="The key's id, as `keys list` shows it.")],
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Web origin (scheme://host[:port]) allowed to embed the widget; repeat. None: no origin."
+        ),
+    ] = None,
+) -> None:
+    """Replace the web origins a key's embedded widget may be used from (CORS)."""
+    with _stores() as stores:
+        allowed = stores.keys.set_origins(key_id, origin or [])
+    console.print(f"key {escape(key_id)} origins: {escape(', '.join(allowed)) or 'none'}")
 
 
 @keys_app.command("list")
@@ -89,7 +112,7 @@ def list_keys() -> None:
         console.print("no API keys yet; create one with `keys create`")
         return
     table = Table(title="API keys")
-    for column in ("key_id", "name", "role", "agencies", "created (UTC)", "status"):
+    for column in ("key_id", "name", "role", "agencies", "origins", "created (UTC)", "status"):
         table.add_column(column, no_wrap=column in ("key_id", "created (UTC)"))
     for key in keys:
         table.add_row(*_key_row(key), style="" if key.active else "dim")
@@ -214,7 +237,8 @@ def _key_row(key: KeyInfo) -> tuple[str, ...]:
     agencies = ", ".join(sorted(key.agencies)) or "all"
     status = "active" if key.revoked_at is None else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}"
     created = f"{key.created_at:%Y-%m-%d %H:%M}"
-    return key.key_id, escape(key.name), key.role.value, escape(agencies), created, status
+    origins = ", ".join(sorted(key.origins)) or "-"
+    return key.key_id, escape(key.name), key.role.value, escape(agencies), escape(origins), created, status
 
 
 def _parse_before(text: str) -> dt.datetime:

@@ -24,8 +24,9 @@ from rekomendasi import __version__
 from rekomendasi.errors import RekomendasiError
 from rekomendasi.serving.deps import ServiceState, load_engine
 from rekomendasi.serving.edge import Edge, note_detail
-from rekomendasi.serving.routes import api_router, system_router
-from rekomendasi.serving.store import AuditWriter, open_stores
+from rekomendasi.serving.embed import EmbedTokens
+from rekomendasi.serving.routes import api_router, system_router, widget_router
+from rekomendasi.serving.store import AuditWriter, open_stores, settings_chain_key
 from rekomendasi.settings import Settings, get_settings
 from rekomendasi.ui import mount_ui, ui_http_error
 from rekomendasi.ui.web import error_page
@@ -42,7 +43,12 @@ def create_app(settings: Settings | None = None, load: bool = True) -> FastAPI:
     """
     settings = settings or get_settings()
     stores = open_stores(settings)
-    state = ServiceState(settings=settings, stores=stores, audit=AuditWriter(stores.audit))
+    state = ServiceState(
+        settings=settings,
+        stores=stores,
+        audit=AuditWriter(stores.audit),
+        embed=EmbedTokens(settings_chain_key(settings), settings.embed_token_minutes),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None, load: bool = True) -> FastAPI:
     )
     app.state.service = state
     app.include_router(system_router)
+    app.include_router(widget_router)
     app.include_router(api_router, prefix="/v1")
 
     @app.exception_handler(RekomendasiError)

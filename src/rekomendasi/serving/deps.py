@@ -31,6 +31,7 @@ from rekomendasi.errors import (
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.auth import Principal, Role
 from rekomendasi.serving.edge import note, principal_of
+from rekomendasi.serving.embed import EmbedTokens
 from rekomendasi.serving.engine import Employee, Engine
 from rekomendasi.serving.store import AuditWriter, Stores
 from rekomendasi.settings import Settings
@@ -78,6 +79,7 @@ class ServiceState:
     catalog_out: list[s.CatalogEntry] | None = None  # the catalogue as API entries, built at first use
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
     ui_data: Any = None  # the web page's values for the engine (rekomendasi.ui.views.PageData), at first use
+    embed: EmbedTokens | None = None  # widget tokens (made by create_app)
     _lanes: dict[str, anyio.CapacityLimiter] = field(default_factory=dict)
 
     async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

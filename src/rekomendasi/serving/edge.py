@@ -4,7 +4,9 @@ In order, for each request under ``/v1`` (and under ``/ui``, the planner's web p
 the session cookie's, a missing one is left to the page to answer, and static files pass untouched):
 
 1. a request id (the caller's ``X-Request-ID`` when it is a plain token, else a fresh one), echoed back;
-2. the API key, checked before a byte of the body is read: no key or a bad one is answered 401 at once;
+2. the API key, checked before a byte of the body is read: no key or a bad one is answered 401 at once
+   (the widget's routes, ``/v1/embed/...``, take a widget token instead, from an origin the token's key
+   allows: :mod:`rekomendasi.serving.embed`; their CORS preflights are answered here, unaudited);
 3. the key's rate limit (a token bucket per key and worker, its rate set per role): 429 with
    ``Retry-After``;
 4. the body, counted on the bytes actually received (a chunked body too) and refused with 413 past
@@ -34,6 +36,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.requests import Request, cookie_parser
 
+from rekomendasi.serving import embed
 from rekomendasi.serving.auth import Principal, Role, printable, scrub_nips
 
 log = logging.getLogger("rekomendasi.api")
@@ -176,6 +179,12 @@ class Edge:
         path = scope["path"]
         api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
         ui = (path == UI_PREFIX or path.startswith(UI_PREFIX + "/")) and not path.startswith(UI_STATIC)
+        if api and scope["method"] == "OPTIONS" and path.startswith(embed.EMBED_PREFIX):
+            code, headers = embed.preflight(scope, self.state.stores.keys.all_origins())
+            await send({"type": "http.response.start", "status": code, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            self._observe(scope, code, time.perf_counter() - started)
+            return  # a preflight carries no credentials and shows nothing: not audited
         audited = api or ui
         status = 500
         principal: Principal | None = None
@@ -189,7 +198,9 @@ class Edge:
                 written = True
                 await self._audit(scope, principal, status, request_id)
             message.setdefault("headers", [])
-            message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            allowed = scope["state"].get("cors_origin")
+            cors = embed.cors_headers(allowed) if allowed else []
+            message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode()), *cors]
             await send(message)
 
         async def forward(message: Message) -> None:
@@ -202,7 +213,12 @@ class Edge:
             if not audited:
                 await self.app(scope, receive, forward)
                 return
-            principal, refusal = self._authenticate(scope) if api else (self._session(scope), None)
+            if not api:
+                principal, refusal = self._session(scope), None
+            elif embed.uses_token(path):
+                principal, refusal = self._widget(scope)
+            else:
+                principal, refusal = self._authenticate(scope)
             if refusal is None and principal is not None:
                 scope["state"]["principal"] = principal
                 refusal = self._throttle(principal)
@@ -237,6 +253,27 @@ class Edge:
             return None
         scope["state"]["ui_session"] = session
         return session.principal
+
+    def _widget(self, scope: Scope) -> tuple[Principal | None, _Refusal | None]:
+        """The caller of a widget route: the key behind its token (still active), for the token's person
+        only (kept in the request state), called from an origin that key allows or from this service."""
+        keys = self.state.stores.keys
+        origin = embed.header(scope, b"origin")
+        try:
+            grant = self.state.embed.check(_token(scope) or "")
+        except embed.TokenError as err:
+            if origin and origin in keys.all_origins():  # so the widget can read why and say it
+                scope["state"]["cors_origin"] = origin
+            return None, (401, str(err), [(b"www-authenticate", b"Bearer")])
+        principal = keys.active(grant.key_id)
+        if principal is None or not embed.may_issue(principal):
+            return None, (401, "the widget token's key is revoked; the platform must ask again.", [])
+        if origin and origin not in keys.origins(grant.key_id) and origin not in embed.own_origins(scope):
+            return principal, (403, f"origin {origin} is not allowed for this key's widget.", [])
+        if origin:
+            scope["state"]["cors_origin"] = origin
+        scope["state"]["embed_nip"] = grant.nip
+        return principal, None
 
     def _authenticate(self, scope: Scope) -> tuple[Principal | None, _Refusal | None]:
         token = _token(scope)

@@ -4,11 +4,12 @@ stores: scope checks and audit rows come from :mod:`rekomendasi.serving.deps`, a
 
 from fastapi import APIRouter
 
-from rekomendasi.serving.routes import catalog, employees, feedback, plans, recommendations, system
+from rekomendasi.serving.routes import catalog, embed, employees, feedback, plans, recommendations, system
 
 api_router = APIRouter()
-for _module in (recommendations, employees, feedback, plans, catalog, system):
+for _module in (recommendations, employees, feedback, plans, catalog, embed, system):
     api_router.include_router(_module.router)
 system_router = system.system_router
+widget_router = embed.widget_router  # the widget's script and iframe page, outside /v1
 
-__all__ = ["api_router", "system_router"]
+__all__ = ["api_router", "system_router", "widget_router"]

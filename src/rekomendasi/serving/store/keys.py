@@ -13,6 +13,7 @@ import datetime as dt
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -65,6 +66,33 @@ API_KEYS = sa.Table(
 )
 
 
+KEY_ORIGINS = sa.Table(
+    "api_key_origins",
+    METADATA,
+    sa.Column("key_id", sa.String(32), sa.ForeignKey(API_KEYS.c.key_id), primary_key=True),
+    sa.Column("origin", sa.String(300), primary_key=True),
+)
+"""The web origins a key's embedded widget may be used from (CORS allow-list): ``scheme://host[:port]``."""
+KEY_ORIGINS_SET = "KEY ORIGINS"
+"""Action of the audit row of setting a key's origins, followed by a space and the key_id."""
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def clean_origin(origin: str) -> str:
+    """An origin as browsers send it (``https://lms.example.go.id``, ``http://localhost:8080``):
+    lower-case scheme and host, no path, no trailing slash.
+
+    Raises:
+        StateInputError: not an http(s) origin.
+    """
+    text = origin.strip().rstrip("/").lower()
+    if not _ORIGIN.fullmatch(text):
+        raise StateInputError(
+            f"origin {origin!r} is not scheme://host[:port] (e.g. https://lms.example.go.id), without a path"
+        )
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
     """An API key as listed: never its secret nor its hash."""
@@ -75,6 +103,7 @@ class KeyInfo:
     agencies: frozenset[str]
     created_at: dt.datetime
     revoked_at: dt.datetime | None
+    origins: frozenset[str] = frozenset()
 
     @property
     def active(self) -> bool:
@@ -120,18 +149,25 @@ class KeyStore:
         self.cache_ttl = cache_ttl
         self._clock = clock
         self._cache: dict[str, _CacheEntry] = {}
+        self._origins_cache: dict[str, tuple[float, dict[str, frozenset[str]]]] = {}
         self._cache_lock = threading.Lock()
 
-    def create_key(self, name: str, role: Role | str, agencies: Iterable[str] = ()) -> tuple[Principal, str]:
+    def create_key(
+        self, name: str, role: Role | str, agencies: Iterable[str] = (), origins: Iterable[str] = ()
+    ) -> tuple[Principal, str]:
         """Create an API key and return its principal and plaintext, which is never retrievable again.
 
         The plaintext is ``rk_<key_id>_<secret>``; only the SHA-256 of the secret is stored, which is
         enough for a 256-bit random secret (no password stretching needed). The key and its audit row
         ``KEY CREATE <key_id>`` are committed together.
 
+        ``origins`` are the web origins the key's embedded widget may be used from (:meth:`set_origins`).
+
         Raises:
-            StateInputError: Empty name, unknown role, admin with agencies, or planner/platform without.
+            StateInputError: Empty name, unknown role, admin with agencies, planner/platform without, or an
+                origin that is not ``scheme://host[:port]``.
         """
+        allowed = sorted({clean_origin(o) for o in origins})
         principal = Principal(
             new_key_id(), _clean_name(name), parse_choice(Role, role, "role"), _clean_agencies(agencies)
         )
@@ -148,6 +184,11 @@ class KeyStore:
         with self._db.writing(self._audit.chain.lock) as conn:
             conn.execute(API_KEYS.insert(), row)
             self._audit.write_in(conn, [key_event(self._audit, KEY_CREATE, row)])
+            if allowed:
+                self._write_origins(conn, principal.key_id, allowed)
+        if allowed:
+            with self._cache_lock:
+                self._origins_cache.clear()
         logger.info("created API key %s (%s) for %s", principal.key_id, principal.role, principal.name)
         return principal, format_key(principal.key_id, secret)
 
@@ -174,6 +215,9 @@ class KeyStore:
         stmt = sa.select(API_KEYS).order_by(API_KEYS.c.created_at, API_KEYS.c.key_id)
         with self._db.reading() as conn:
             rows = conn.execute(stmt).mappings().all()
+            origins: dict[str, set[str]] = {}
+            for key_id, origin in conn.execute(sa.select(KEY_ORIGINS.c.key_id, KEY_ORIGINS.c.origin)):
+                origins.setdefault(key_id, set()).add(origin)
         return [
             KeyInfo(
                 key_id=row["key_id"],
@@ -182,6 +226,7 @@ class KeyStore:
                 agencies=frozenset(json.loads(row["agencies"])),
                 created_at=row["created_at"],
                 revoked_at=row["revoked_at"],
+                origins=frozenset(origins.get(row["key_id"], ())),
             )
             for row in rows
         ]
@@ -202,9 +247,65 @@ class KeyStore:
         with self._cache_lock:
             for digest in [d for d, e in self._cache.items() if e.principal.key_id == key_id]:
                 del self._cache[digest]
+            self._origins_cache.clear()
         if revoked:
             logger.info("revoked API key %s", key_id)
         return revoked
+
+    def set_origins(self, key_id: str, origins: Iterable[str]) -> list[str]:
+        """Replace the web origins of the active key ``key_id`` (an empty list: none); return them sorted.
+        The change and its audit row ``KEY ORIGINS <key_id>`` are committed together.
+
+        Raises:
+            StateInputError: no active key ``key_id``, or an origin that is not ``scheme://host[:port]``.
+        """
+        allowed = sorted({clean_origin(o) for o in origins})
+        active = API_KEYS.c.key_id == key_id, API_KEYS.c.revoked_at.is_(None)
+        with self._db.writing(self._audit.chain.lock) as conn:
+            if conn.execute(sa.select(API_KEYS.c.key_id).where(*active)).first() is None:
+                raise StateInputError(f"no active key {key_id!r}; see `keys list`")
+            self._write_origins(conn, key_id, allowed)
+        with self._cache_lock:
+            self._origins_cache.clear()
+        return allowed
+
+    def origins(self, key_id: str) -> frozenset[str]:
+        """The web origins of key ``key_id``. Cached like a key lookup: a change made by another process
+        takes effect here within ``cache_ttl``, one made here at once."""
+        return self._origin_table().get(key_id, frozenset())
+
+    def all_origins(self) -> frozenset[str]:
+        """Every origin any active key allows: a CORS preflight, which carries no credentials, is
+        answered for these; the request itself is then checked against its own key's origins."""
+        return frozenset().union(*self._origin_table().values())
+
+    def _origin_table(self) -> dict[str, frozenset[str]]:
+        now = self._clock()
+        with self._cache_lock:
+            cached = self._origins_cache.get("all")
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        stmt = (
+            sa.select(KEY_ORIGINS.c.key_id, KEY_ORIGINS.c.origin)
+            .join(API_KEYS, API_KEYS.c.key_id == KEY_ORIGINS.c.key_id)
+            .where(API_KEYS.c.revoked_at.is_(None))
+        )
+        table: dict[str, set[str]] = {}
+        with self._db.reading() as conn:
+            for key_id, origin in conn.execute(stmt):
+                table.setdefault(key_id, set()).add(origin)
+        frozen = {k: frozenset(v) for k, v in table.items()}
+        with self._cache_lock:
+            self._origins_cache["all"] = (now + self.cache_ttl, frozen)
+        return frozen
+
+    def _write_origins(self, conn: Connection, key_id: str, origins: list[str]) -> None:
+        conn.execute(KEY_ORIGINS.delete().where(KEY_ORIGINS.c.key_id == key_id))
+        if origins:
+            conn.execute(KEY_ORIGINS.insert(), [{"key_id": key_id, "origin": o} for o in origins])
+        self._audit.write_in(
+            conn, [self._audit.operator_row(f"{KEY_ORIGINS_SET} {key_id}", {"origins": origins})]
+        )
 
     def active(self, key_id: str) -> Principal | None:
         """The principal of the active key ``key_id`` (no secret needed: for sessions that already proved

@@ -24,7 +24,7 @@ from rekomendasi.serving.store.audit import AUDIT_LOG, AuditLog
 from rekomendasi.serving.store.chain import CHAIN_COLUMNS, GENESIS, HashChain
 from rekomendasi.serving.store.db import METADATA, Database, lock_id
 from rekomendasi.serving.store.feedback import FEEDBACK, FeedbackStore
-from rekomendasi.serving.store.keys import API_KEYS, existing_key_events
+from rekomendasi.serving.store.keys import API_KEYS, KEY_ORIGINS, existing_key_events
 from rekomendasi.serving.store.plans import PLAN_ASSIGNMENTS, PLANS
 from rekomendasi.serving.store.sessions import UI_SESSIONS
 
@@ -68,7 +68,8 @@ def _prepare(conn: Connection, audit: AuditLog, feedback: FeedbackStore) -> list
     # Plans are written once and read; the audit log records who read them, so no chain or triggers.
     METADATA.create_all(conn, tables=[PLANS, PLAN_ASSIGNMENTS])
     # Sign-in sessions of the web page: convenience state (what they did is audited), no chain either.
-    METADATA.create_all(conn, tables=[UI_SESSIONS])
+    # A key's web origins: each change is an audit row, as for the key itself.
+    METADATA.create_all(conn, tables=[UI_SESSIONS, KEY_ORIGINS])
     migrated = [
         done
         for chain in (audit.chain, feedback.chain)
