@@ -140,6 +140,11 @@ class Settings(BaseSettings):
         description="How long a widget token (POST /v1/embed/tokens) lasts; the platform asks for a new one "
         "for each page it shows.",
     )
+    xapi_home_page: str = Field(
+        default="https://siasn.bkn.go.id",
+        description="homePage of the actor accounts in exported xAPI statements: the system whose account "
+        "names are the NIPs (SIASN).",
+    )
     bulk_max_nips: int = Field(default=500, ge=1, description="Largest NIP list of one bulk request (413).")
     demo_employees: int = Field(default=2000, gt=0, description="Size of the demo world `make run` builds.")
     demo_seed: int = Field(default=42, description="Seed of the demo world.")

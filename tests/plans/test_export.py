@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
+from rekomendasi import atomic
 from rekomendasi.errors import BadRequest
 from rekomendasi.plans import export
 from rekomendasi.plans.export import plan_bytes, rupiah, what_if_chart, write_plan
@@ -321,7 +322,7 @@ def test_a_failed_write_keeps_the_old_file(
     def fail(*_: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(export.os, "replace", fail)
+    monkeypatch.setattr(atomic.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_plan(plan, target)
     assert target.read_text(encoding="utf-8") == "old plan\n"

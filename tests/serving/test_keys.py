@@ -172,6 +172,7 @@ def test_list_keys_shows_status_but_no_secret(stores: Stores, planner: tuple[Pri
         "agencies",
         "created_at",
         "revoked_at",
+        "origins",
     }
     assert keys[principal.key_id].active and keys[principal.key_id].agencies == {"I-32", "I-33"}
     assert not keys[admin.key_id].active and keys[admin.key_id].revoked_at is not None

@@ -266,7 +266,22 @@ def test_schemathesis_all_checks_pass_for_every_role(served: Served) -> None:
                 "negative_data_rejection": {
                     "expected-statuses": [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
                 },
-            }
+            },
+            # xAPI statements in: each statement of a list is answered on its own (200 while any is
+            # processed), so a list with one schema-violating statement is rightly not rejected whole; and
+            # a schema-valid statement can still be invalid for reasons JSON Schema cannot state (raw
+            # between min and max, a catalogue entry). The other checks (no 5xx, documented statuses,
+            # answer schemas, keys) still run on it; tests/serving/test_xapi_api.py covers its answers.
+            "operations": [
+                {
+                    "include-path": "/v1/xapi/statements",
+                    "include-method": "POST",
+                    "checks": {
+                        "positive_data_acceptance": {"enabled": False},
+                        "negative_data_rejection": {"enabled": False},
+                    },
+                }
+            ],
         }
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", served.without_lifespan, config=config)

@@ -241,8 +241,9 @@ def _key_row(key: KeyInfo) -> tuple[str, ...]:
     return key.key_id, escape(key.name), key.role.value, escape(agencies), escape(origins), created, status
 
 
-def _parse_before(text: str) -> dt.datetime:
-    """``--before`` as a UTC time: a date is its midnight UTC; a time without zone is taken as UTC."""
+def parse_moment(text: str, option: str) -> dt.datetime:
+    """A time option (``--before``, ``--since``) as a UTC time: a date is its midnight UTC; a time without
+    zone is taken as UTC. A text that is neither fails in one line (exit code 2)."""
     try:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:
@@ -252,8 +253,12 @@ def _parse_before(text: str) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        _fail(f"--before {text!r} is neither a date (YYYY-MM-DD) nor an ISO time (2025-01-31T00:00:00+07:00)")
+        _fail(f"{option} {text!r} is neither a date (YYYY-MM-DD) nor an ISO time (2025-01-31T00:00:00+07:00)")
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _parse_before(text: str) -> dt.datetime:
+    return parse_moment(text, "--before")
 
 
 def _print_report(report: VerifyReport) -> None:

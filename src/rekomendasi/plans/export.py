@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
-import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -24,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from rekomendasi.atomic import write_atomic
 from rekomendasi.errors import BadRequest
 from rekomendasi.plans.schemas import OUTPUT_COLUMNS, Assignments, Lang, Plan, PlanSummary, output_table
 
@@ -200,7 +199,7 @@ def write_plan(plan: Plan, path: Path, lang: Lang | None = None) -> Path:
             f"{path.name}: write a plan to a {', '.join(FORMATS)} file, "
             f"got suffix {path.suffix or '(none)'!r}"
         )
-    _write_atomic(path, plan_bytes(plan, fmt, lang))
+    write_atomic(path, plan_bytes(plan, fmt, lang))
     return path
 
 
@@ -275,7 +274,7 @@ def what_if_chart(points: pd.DataFrame, path: Path, lang: Lang = "id") -> Path:
     coverage_axis.legend(handles=coverage + gain, loc="lower right")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    _write_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
     return path
 
 
@@ -302,23 +301,6 @@ def _arrow(table: pd.DataFrame) -> pa.Table:
             for column in OUTPUT_COLUMNS
         }
     )
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """``data`` to a hidden file beside ``path``, synced, then renamed over it (removed on failure)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        # os.open with 0o666 lets the umask decide the mode, as for any new file (mkstemp would give 0600).
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _sheet_name(unit: str, taken: set[str]) -> str:

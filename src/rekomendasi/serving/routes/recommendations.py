@@ -9,7 +9,7 @@ Answers are bounded: employees x k of one request is at most ``Settings.max_answ
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -20,7 +20,7 @@ from rekomendasi.explain import Lang
 from rekomendasi.recommend import Filters
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.answers import employee_out
-from rekomendasi.serving.auth import Principal
+from rekomendasi.serving.auth import Principal, Role
 from rekomendasi.serving.deps import (
     ERRORS,
     FILTER_PARAMS,
@@ -50,24 +50,60 @@ _PIECE = 100
 small pieces let other list answers take turns with a large one."""
 
 
-def _json(engine: Engine, principal: Principal, nips: Sequence[str], k: int, lang: Lang, f: Filters) -> bytes:
+Shown = Callable[[s.EmployeeRecommendations], None]
+"""Records one employee's answer as shown (:func:`_shown`)."""
+
+
+def _json(
+    engine: Engine,
+    principal: Principal,
+    nips: Sequence[str],
+    k: int,
+    lang: Lang,
+    f: Filters,
+    shown: Shown | None = None,
+) -> bytes:
     """The answers of ``nips`` as JSON objects joined by commas (each serialised on its own, so no single
-    call holds the interpreter for long)."""
-    return b",".join(
-        employee_out(engine, principal, engine.employee(nip), k, lang, f).model_dump_json().encode()
-        for nip in nips
-    )
+    call holds the interpreter for long), each recorded by ``shown`` when given."""
+    parts = []
+    for nip in nips:
+        out = employee_out(engine, principal, engine.employee(nip), k, lang, f)
+        if shown is not None:
+            shown(out)
+        parts.append(out.model_dump_json().encode())
+    return b",".join(parts)
+
+
+def _shown(service: ServiceState, principal: Principal, request: Request) -> Shown | None:
+    """For a platform key, what records each employee's answer as shown (one insert per employee, in the
+    thread that builds the answer), so it can be exported as xAPI ``recommended`` statements; None for
+    other keys."""
+    if principal.role is not Role.PLATFORM:
+        return None
+    request_id = request.scope.get("state", {}).get("request_id")
+
+    def record(out: s.EmployeeRecommendations) -> None:
+        items = [(r.training_id, r.rank) for r in out.recommendations]
+        service.stores.xapi.record_shown(principal, out.nip, items, out.model_version, "api", request_id)
+
+    return record
 
 
 async def _results(
-    service: ServiceState, principal: Principal, nips: Sequence[str], k: int, lang: Lang, wanted: Filters
+    service: ServiceState,
+    principal: Principal,
+    nips: Sequence[str],
+    k: int,
+    lang: Lang,
+    wanted: Filters,
+    shown: Shown | None = None,
 ) -> bytes:
     engine = service.require_engine()
     size = max(_PIECE // k, 1)
     parts = []
     for start in range(0, len(nips), size):
         piece = nips[start : start + size]
-        parts.append(await service.run_list(_json, engine, principal, piece, k, lang, wanted))
+        parts.append(await service.run_list(_json, engine, principal, piece, k, lang, wanted, shown))
     return b",".join(part for part in parts if part)
 
 
@@ -109,7 +145,8 @@ async def employee_recommendations(
     Platform keys get the same list without levels, evidence or contributions (see the README)."""
     who = guarded(service, principal, request, nip)
     wanted = Filters.from_request(modality, max_cost_idr, max_jp, province)
-    body = await service.run(_json, service.require_engine(), principal, [who.nip], k, lang, wanted)
+    shown = _shown(service, principal, request)
+    body = await service.run(_json, service.require_engine(), principal, [who.nip], k, lang, wanted, shown)
     # Serialised once: the model was built from validated parts, so FastAPI need not validate it again.
     return Response(body, media_type="application/json")  # type: ignore[return-value]
 
@@ -146,7 +183,8 @@ async def bulk_recommendations(
         except RekomendasiError as err:
             errors.append(s.BulkError(nip=nip, detail=str(err)))
     note(request, answered, refused=[e.nip for e in errors])
-    results = await _results(service, principal, answered, body.k, body.lang, wanted)
+    shown = _shown(service, principal, request)
+    results = await _results(service, principal, answered, body.k, body.lang, wanted, shown)
     return _page(results, errors, len(nips), 0, None)  # type: ignore[return-value]
 
 
@@ -189,6 +227,6 @@ async def agency_recommendations(
     page = staff[offset : offset + size]
     note(request, page)
     wanted = Filters.from_request(modality, max_cost_idr, max_jp, province)
-    results = await _results(service, principal, page, k, lang, wanted)
+    results = await _results(service, principal, page, k, lang, wanted, _shown(service, principal, request))
     following = offset + size
     return _page(results, [], len(staff), offset, following if following < len(staff) else None)  # type: ignore[return-value]

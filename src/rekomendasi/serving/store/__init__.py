@@ -35,6 +35,7 @@ from rekomendasi.serving.store.schema import Migrated, prepare
 from rekomendasi.serving.store.sessions import SessionStore, UiSession
 from rekomendasi.serving.store.verify import ChainHead, Problem, ProblemKind, VerifyReport, verify_state
 from rekomendasi.serving.store.writer import AuditWriter, AuditWriterClosed
+from rekomendasi.serving.store.xapi import XapiStore
 
 if TYPE_CHECKING:
     from rekomendasi.settings import Settings
@@ -68,6 +69,7 @@ __all__ = [
     "Stores",
     "UiSession",
     "VerifyReport",
+    "XapiStore",
     "archive_audit",
     "chain_key",
     "open_stores",
@@ -93,6 +95,7 @@ class Stores:
     feedback: FeedbackStore
     plans: PlanStore
     sessions: SessionStore
+    xapi: XapiStore
     migrated: tuple[Migrated, ...] = ()
     """What opening migrated from an older version's tables (empty when nothing)."""
 
@@ -142,6 +145,7 @@ class Stores:
                 feedback=feedback,
                 plans=PlanStore(db),
                 sessions=SessionStore(db, keys),
+                xapi=XapiStore(db),
                 migrated=tuple(migrated),
             )
         except BaseException:

@@ -27,6 +27,7 @@ from rekomendasi.serving.store.feedback import FEEDBACK, FeedbackStore
 from rekomendasi.serving.store.keys import API_KEYS, KEY_ORIGINS, existing_key_events
 from rekomendasi.serving.store.plans import PLAN_ASSIGNMENTS, PLANS
 from rekomendasi.serving.store.sessions import UI_SESSIONS
+from rekomendasi.serving.store.xapi import XAPI_TABLES
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ def _prepare(conn: Connection, audit: AuditLog, feedback: FeedbackStore) -> list
     # Sign-in sessions of the web page: convenience state (what they did is audited), no chain either.
     # A key's web origins: each change is an audit row, as for the key itself.
     METADATA.create_all(conn, tables=[UI_SESSIONS, KEY_ORIGINS])
+    # xAPI statements, the activity map and shown recommendations: no chain (the audit log says who sent).
+    METADATA.create_all(conn, tables=list(XAPI_TABLES))
     migrated = [
         done
         for chain in (audit.chain, feedback.chain)
