@@ -90,18 +90,18 @@ def test_scenario(
 ) -> None:
     found = _run(scenario, served_home, small_world, tmp_path, monkeypatch)
     if scenario == "body":
-        no_key, valid = found["no_key"], found["valid_key"]
-        assert no_key["status"] == 401, no_key
-        # Refused early: the server answered before the client had written the whole 20 MB.
-        assert no_key["bytes_sent_at_answer"] < 20e6
-        if valid["status"] is None:
-            # The server answers 413 and hangs up while the client is still writing; the reset that
-            # follows can destroy the answer before the client reads it (TCP; seen once in CI, under
-            # load). Then the refusal shows as the client's upload cut short, far before 20 MB.
-            assert valid["detail"].startswith("no answer: ") and valid["sender"] != "complete", valid
-            assert valid["bytes_sent"] < 20e6, valid
-        else:
-            assert valid["status"] == 413 and valid["bytes_sent_at_answer"] < 20e6, valid
+        # Refused early: the server answered before the client had written the whole 20 MB. It answers
+        # and hangs up while the client is still writing; the reset that follows can destroy the answer
+        # before the client reads it (TCP: a socket closed with unread data is reset; seen under load in
+        # CI, for the 401 and for the 413). Then the refusal shows as the upload cut short, far before
+        # 20 MB.
+        for upload, status in ((found["no_key"], 401), (found["valid_key"], 413)):
+            if upload["status"] is None:
+                assert upload["detail"].startswith("no answer: ") and upload["sender"] != "complete", upload
+                assert upload["bytes_sent"] < 20e6, upload
+            else:
+                assert upload["status"] == status and upload["bytes_sent_at_answer"] < 20e6, upload
+        valid = found["valid_key"]
         assert valid["rss_samples"] >= 2 and valid["rss_peak_mb"] >= valid["rss_before_mb"] > 0
         assert found["still_answers"] is True
     elif scenario == "overload":
