@@ -9,7 +9,6 @@ plain POST answered with a redirect to the plan's page, so it works without Java
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from collections import OrderedDict
 from typing import Annotated
@@ -18,9 +17,9 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from rekomendasi.plans import PlanRequest, make_plan
+from rekomendasi.plans import PlanRequest
 from rekomendasi.serving import schemas as s
-from rekomendasi.serving.edge import note
+from rekomendasi.serving.routes.plans import plan_file, solve_and_save
 from rekomendasi.serving.store import StoredPlan
 from rekomendasi.ui.i18n import parse_rupiah, text
 from rekomendasi.ui.web import (
@@ -42,10 +41,6 @@ router = APIRouter()
 
 Agency = Annotated[str, Path(min_length=1, max_length=64)]
 PlanId = Annotated[str, Path(pattern=s.PLAN_ID_PATTERN)]
-MEDIA_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-}
 WHAT_IF_SHARES = (0.25, 0.5, 0.75, 1.0, 1.25)
 """Budgets of the what-if curve, as shares of the least cost for everyone (or of the plan's budget when
 that is unknown); the plan's own budget is added."""
@@ -107,12 +102,7 @@ async def build_plan(request: Request, agency: Agency) -> Response:
         lang=lang,
     )
     engine = engine_of(request)
-
-    def solve_and_save() -> str:
-        plan = make_plan(engine.reader.head, engine.store, engine.model, engine.model_version, wanted)
-        return service.stores.plans.save(plan, who.principal.key_id)
-
-    plan_id = await service.run_plan(solve_and_save)
+    plan_id, _ = await service.run_plan(solve_and_save, engine, service.stores.plans, wanted, who.principal)
     return redirect(request, f"/ui/rencana/{plan_id}")
 
 
@@ -145,25 +135,9 @@ async def download(
     format: Annotated[str, Query(pattern="^(xlsx|csv)$")] = "xlsx",
 ) -> Response:
     """The whole plan as a file, in the page language."""
-    from rekomendasi.plans.export import plan_bytes
-
     who = caller(request)
     stored = await _visible(request, who, plan_id)
-    service = service_of(request)
-    plan = await service.run_list(service.stores.plans.plan, plan_id)
-    note(request, list(dict.fromkeys(plan.assignments["nip"])))
-    data = await service.run_list(plan_bytes, plan, format, lang_of(request))  # type: ignore[arg-type]
-    agency = re.sub(r"[^A-Za-z0-9._-]", "_", stored.agency)
-    filename = f"akpk-{agency}-{stored.summary.year}-{plan_id}.{format}"
-    return Response(
-        data,
-        media_type=MEDIA_TYPES[format],
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return await plan_file(request, service_of(request), stored, format, lang_of(request))  # type: ignore[arg-type]
 
 
 @router.get("/rencana/{plan_id}/bandingkan")

@@ -95,6 +95,7 @@ class StaffRow:
 class _AgencyData:
     people: pd.DataFrame  # the agency's active roster with JP state and talent box, by nip
     gaps: pd.DataFrame  # nip, competency_id, gap (>0 only), unit_id
+    standard: pd.Series  # (unit_id, competency_id) -> staff with it in their standard (gap 0 included)
     overview: Overview | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -249,12 +250,15 @@ class PageData:
         if "talent_box" not in people.columns:
             people["talent_box"] = pd.NA
         people["jp_state"] = _jp_states(people, self.year_share)
-        gaps = self._gaps(people[Roster.nip].tolist())
-        gaps = gaps.merge(people[[Roster.nip, Roster.unit_id]], on=Roster.nip, how="inner")
-        return _AgencyData(people=people.reset_index(drop=True), gaps=gaps)
+        rows = self._competency_rows(people[Roster.nip].tolist())
+        rows = rows.merge(people[[Roster.nip, Roster.unit_id]], on=Roster.nip, how="inner")
+        # Who has each competency in their standard (gap 0 included) decides a heatmap's blank versus 0.
+        standard = rows.groupby([Roster.unit_id, CompetencyGaps.competency_id]).size()
+        gaps = rows[rows[CompetencyGaps.gap] > 0].reset_index(drop=True)
+        return _AgencyData(people=people.reset_index(drop=True), gaps=gaps, standard=standard)
 
-    def _gaps(self, nips: list[str]) -> pd.DataFrame:
-        """The agency's gaps above 0 (nip, competency_id, gap), read from the snapshot's file."""
+    def _competency_rows(self, nips: list[str]) -> pd.DataFrame:
+        """Every competency row of ``nips`` (nip, competency_id, gap), read once from the snapshot's file."""
         columns = [CompetencyGaps.nip, CompetencyGaps.competency_id, CompetencyGaps.gap]
         path = self.engine.reader.directory / "competency_gaps.parquet"
         if not nips:
@@ -265,10 +269,7 @@ class PageData:
         else:  # a snapshot held in memory (tests)
             frame = self.engine.snapshot.competency_gaps[columns]
             frame = frame[frame[CompetencyGaps.nip].isin(nips)]
-        frame = frame[frame[CompetencyGaps.gap] > 0]
-        return frame.astype({CompetencyGaps.nip: str, CompetencyGaps.competency_id: str}).reset_index(
-            drop=True
-        )
+        return frame.astype({CompetencyGaps.nip: str, CompetencyGaps.competency_id: str})
 
     def _overview(self, agency: str, data: _AgencyData) -> Overview:
         people, gaps = data.people, data.gaps
@@ -285,7 +286,7 @@ class PageData:
             year_share=self.year_share,
             jp={state: int(jp.get(state, 0)) for state in JP_STATES},
             mandatory=self._mandatory(people[Roster.nip]),
-            heatmap=self._heatmap(people, gaps),
+            heatmap=self._heatmap(people, gaps, data.standard),
             talent=_talent(people),
             talent_boxes=self._boxes(people),
             no_box=int(people["talent_box"].isna().sum()),
@@ -311,11 +312,9 @@ class PageData:
         ]
         return sorted(lines, key=lambda line: (-line.due, line.training_id))
 
-    def _heatmap(self, people: pd.DataFrame, gaps: pd.DataFrame) -> Heatmap:
+    def _heatmap(self, people: pd.DataFrame, gaps: pd.DataFrame, standard: pd.Series) -> Heatmap:
         units = sorted(people[Roster.unit_id].unique().tolist())
         staff = people.groupby(Roster.unit_id).size()
-        # Who has each competency in their standard (gap 0 included) decides blank versus 0.
-        standard = self._standard(people)
         totals = (
             gaps.groupby(CompetencyGaps.competency_id)[CompetencyGaps.gap]
             .sum()
@@ -328,14 +327,8 @@ class PageData:
             values=CompetencyGaps.gap,
             aggfunc="sum",
         )
-        counts = standard[standard[CompetencyGaps.competency_id].isin(chosen)].pivot_table(
-            index=Roster.unit_id,
-            columns=CompetencyGaps.competency_id,
-            values=CompetencyGaps.nip,
-            aggfunc="size",
-        )
         sums = sums.reindex(index=units, columns=chosen).fillna(0.0)
-        counts = counts.reindex(index=units, columns=chosen)
+        counts = standard.unstack().reindex(index=units, columns=chosen) if len(standard) else sums * np.nan
         values = (sums / counts).to_numpy(dtype=float)  # NaN where nobody has it in the standard
         names = self.engine.catalogue.names
         top = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
@@ -346,21 +339,6 @@ class PageData:
             values=values,
             top=top,
         )
-
-    def _standard(self, people: pd.DataFrame) -> pd.DataFrame:
-        """nip, competency_id, unit_id of every competency in the staff's standards (gap 0 included)."""
-        path = self.engine.reader.directory / "competency_gaps.parquet"
-        nips = people[Roster.nip].tolist()
-        columns = [CompetencyGaps.nip, CompetencyGaps.competency_id]
-        if path.exists() and nips:
-            frame = pq.read_table(
-                path, columns=columns, filters=[(CompetencyGaps.nip, "in", nips)]
-            ).to_pandas()
-        else:
-            frame = self.engine.snapshot.competency_gaps[columns]
-            frame = frame[frame[CompetencyGaps.nip].isin(nips)]
-        frame = frame.astype(str)
-        return frame.merge(people[[Roster.nip, Roster.unit_id]], on=Roster.nip, how="inner")
 
     def _boxes(self, people: pd.DataFrame) -> dict[tuple[str, str], int]:
         known = people.dropna(subset=["talent_box", Performance.performance_band, Performance.potential_band])

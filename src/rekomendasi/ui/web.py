@@ -26,6 +26,7 @@ from rekomendasi.explain import Lang
 from rekomendasi.serving.auth import Principal, Role
 from rekomendasi.serving.deps import ServiceState
 from rekomendasi.serving.edge import SESSION_COOKIE, principal_of
+from rekomendasi.serving.embed import own_origins
 from rekomendasi.serving.engine import Engine
 from rekomendasi.serving.store.sessions import UiSession, same_token
 from rekomendasi.ui.i18n import LANG_COOKIE, formatters, text
@@ -148,11 +149,8 @@ def check_origin(request: Request) -> None:
     or the host a reverse proxy says it forwarded (``X-Forwarded-Host``; a cross-site form cannot set
     that header, and the CSRF token is checked besides)."""
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        hosts = {request.headers.get("host", "")}
-        hosts |= {h.strip() for h in request.headers.get("x-forwarded-host", "").split(",") if h.strip()}
-        if urllib.parse.urlsplit(origin).netloc not in hosts:
-            raise PageError(403, "csrf_failed")
+    if origin and origin != "null" and origin.lower() not in own_origins(request.scope):
+        raise PageError(403, "csrf_failed")
 
 
 def check_csrf(request: Request, who: Caller, form: dict[str, str]) -> None:

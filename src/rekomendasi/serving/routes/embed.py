@@ -10,7 +10,6 @@ headers for the origins the key allows (:mod:`rekomendasi.serving.embed`, enforc
 from __future__ import annotations
 
 import html
-import math
 from importlib import resources
 from typing import Annotated, Literal
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rekomendasi.errors import BadRequest, Forbidden, Unauthorized
 from rekomendasi.recommend import NO_FILTERS
 from rekomendasi.serving import schemas as s
+from rekomendasi.serving.answers import recommendation_out
 from rekomendasi.serving.deps import ERRORS, WITH_BODY, Caller, Service, ServiceState, guarded, only
 from rekomendasi.serving.edge import note
 from rekomendasi.serving.embed import TokenError, may_issue
@@ -117,19 +117,15 @@ async def suggestions(
     engine = service.require_engine()
     who = engine.employee(nip)
     recs = await service.run(engine.recommend, who.nip, k, NO_FILTERS)
+    fields = set(SuggestionOut.model_fields)
     out = SuggestionsOut(
         as_of=engine.snapshot.as_of.isoformat(),
         model_version=engine.model_version.version,
         lang=lang,
+        # The API's platform view of each (reasons without levels), cut to what the widget shows.
         suggestions=[
-            SuggestionOut(
-                rank=r.rank,
-                training_id=r.training_id,
-                title=str(engine.entry_info[r.training_id]["title"]),
-                provider=_text(engine.entry_info[r.training_id].get("provider")),
-                modality=str(engine.entry_info[r.training_id]["modality"]),
-                jp=int(engine.entry_info[r.training_id]["jp"]),  # type: ignore[call-overload]
-                reason=r.reason(lang, levels=False),
+            SuggestionOut.model_validate(
+                recommendation_out(engine, r, False, lang).model_dump(include=fields)
             )
             for r in recs
         ],
@@ -241,10 +237,6 @@ _IFRAME = (
     '<body style="margin:0"><rekomendasi-saran token="{token}" k="{k}" lang="{lang}"></rekomendasi-saran>'
     "</body></html>\n"
 )
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 __all__ = ["WIDGET_EVENTS", "router", "widget_router"]

@@ -75,7 +75,7 @@ async def create_plan(
         fair_coverage=tuple(dict.fromkeys(body.fair_coverage)),
         lang=body.lang,
     )
-    plan_id, plan = await service.run_plan(_solve_and_save, engine, service.stores.plans, wanted, principal)
+    plan_id, plan = await service.run_plan(solve_and_save, engine, service.stores.plans, wanted, principal)
     links = _links(plan_id)
     response.headers["Location"] = links.plan
     return s.PlanCreated(plan_id=plan_id, summary=_summary_out(plan.summary, wanted.lang), links=links)
@@ -146,24 +146,41 @@ async def export_plan(
     lang: PlanLang = None,
 ) -> Response:
     """The whole plan as a file to download (`Content-Disposition: attachment`)."""
+    stored = await _visible(service, principal, plan_id)
+    return await plan_file(request, service, stored, format, lang or stored.request.lang)
+
+
+async def plan_file(
+    request: Request,
+    service: ServiceState,
+    stored: StoredPlan,
+    fmt: Literal["xlsx", "csv"],
+    lang: s.LangParam,
+) -> Response:
+    """A stored plan as a file to download, its NIPs noted for the audit row (the API's export and the web
+    page's download). Never kept by a cache: it lists people."""
     from rekomendasi.plans.export import plan_bytes  # lazily: the app must start without the writers
 
-    stored = await _visible(service, principal, plan_id)
-    plan = await service.run_list(service.stores.plans.plan, plan_id)
+    plan = await service.run_list(service.stores.plans.plan, stored.plan_id)
     note(request, list(dict.fromkeys(plan.assignments["nip"])))
-    data = await service.run_list(plan_bytes, plan, format, lang or stored.request.lang)
+    data = await service.run_list(plan_bytes, plan, fmt, lang)
     agency = re.sub(r"[^A-Za-z0-9._-]", "_", stored.agency)
-    filename = f"akpk-{agency}-{stored.summary.year}-{plan_id}.{format}"
+    filename = f"akpk-{agency}-{stored.summary.year}-{stored.plan_id}.{fmt}"
     return Response(
         data,
-        media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        media_type=MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
-def _solve_and_save(
+def solve_and_save(
     engine: Engine, store: PlanStore, wanted: PlanRequest, principal: Principal
 ) -> tuple[str, Plan]:
+    """Make the plan and store it (the API's and the web page's plans alike); its id and the plan."""
     plan = make_plan(engine.reader.head, engine.store, engine.model, engine.model_version, wanted)
     return store.save(plan, principal.key_id), plan
 

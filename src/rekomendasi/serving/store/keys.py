@@ -314,26 +314,24 @@ class KeyStore:
         cached = self._cache_get(digest)
         if cached is not None:
             return cached
-        stmt = sa.select(API_KEYS).where(API_KEYS.c.key_id == key_id, API_KEYS.c.revoked_at.is_(None))
-        with self._db.reading() as conn:
-            row = conn.execute(stmt).mappings().first()
+        row = self._active_row(key_id)
         if row is None:
             return None
-        principal = Principal(
-            row["key_id"], row["name"], Role(row["role"]), frozenset(json.loads(row["agencies"]))
-        )
+        principal = _principal(row)
         self._cache_put(digest, principal)
         return principal
 
     def _lookup(self, key_id: str, secret: str) -> Principal | None:
+        row = self._active_row(key_id)
+        if row is None or not hmac.compare_digest(row["secret_sha256"], sha256_hex(secret)):
+            return None
+        return _principal(row)
+
+    def _active_row(self, key_id: str) -> Row | None:
         stmt = sa.select(API_KEYS).where(API_KEYS.c.key_id == key_id, API_KEYS.c.revoked_at.is_(None))
         with self._db.reading() as conn:
             row = conn.execute(stmt).mappings().first()
-        if row is None or not hmac.compare_digest(row["secret_sha256"], sha256_hex(secret)):
-            return None
-        return Principal(
-            row["key_id"], row["name"], Role(row["role"]), frozenset(json.loads(row["agencies"]))
-        )
+        return None if row is None else dict(row)
 
     def _cache_get(self, digest: str) -> Principal | None:
         with self._cache_lock:
@@ -355,6 +353,13 @@ class KeyStore:
             if len(self._cache) >= _CACHE_MAX_ENTRIES:  # still full of live keys: drop the oldest
                 del self._cache[next(iter(self._cache))]
             self._cache[digest] = _CacheEntry(principal, now + self.cache_ttl)
+
+
+def _principal(row: Row) -> Principal:
+    """The principal of an ``api_keys`` row."""
+    return Principal(
+        str(row["key_id"]), str(row["name"]), Role(row["role"]), frozenset(json.loads(str(row["agencies"])))
+    )
 
 
 def key_event(audit: AuditLog, action: str, key: Row, **extra: object) -> dict[str, object]:
