@@ -145,6 +145,17 @@ class Settings(BaseSettings):
         description="homePage of the actor accounts in exported xAPI statements: the system whose account "
         "names are the NIPs (SIASN).",
     )
+    dask: str | None = Field(
+        default=None,
+        description="Where features, score and batch run their agencies without --dask: unset (in this "
+        "process), local:N (a LocalCluster of N worker processes) or tcp://HOST:PORT (a running scheduler).",
+    )
+    dask_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Further attempts of an agency's partition that failed on a cluster.",
+    )
     bulk_max_nips: int = Field(default=500, ge=1, description="Largest NIP list of one bulk request (413).")
     demo_employees: int = Field(default=2000, gt=0, description="Size of the demo world `make run` builds.")
     demo_seed: int = Field(default=42, description="Seed of the demo world.")

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from rekomendasi.cli import app
 from rekomendasi.contract import load_dataset
-from rekomendasi.contract.loader import _NUMBER_FORM
+from rekomendasi.contract.filechecks import _NUMBER_FORM
 from rekomendasi.errors import DataContractError
 from tests.conftest import edit_csv, read_text_table
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -16,11 +17,13 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     root = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("REKOMENDASI_FEATURES_DIR", str(root / "features"))
     monkeypatch.setenv("REKOMENDASI_CACHE_DIR", str(tmp_path / "cache"))
     get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()  # the next test of this process reads its own environment
 
 
 def test_features_writes_every_table(small_world: Path, tmp_path: Path) -> None:

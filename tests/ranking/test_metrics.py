@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rekomendasi.ranking import (
     bootstrap_ci,
@@ -17,6 +19,7 @@ from rekomendasi.ranking import (
     oracle_top_k,
     recall_at_k,
 )
+from rekomendasi.ranking.metrics import ap_per_user, ndcg_per_user
 
 RELEVANCE = pd.DataFrame(
     {
@@ -72,3 +75,65 @@ def test_bootstrap_ci_contains_the_mean_and_narrows_with_data() -> None:
     assert lo_s < small.mean() < hi_s and lo_l < large.mean() < hi_l
     assert (hi_l - lo_l) < (hi_s - lo_s) / 5
     assert all(math.isnan(v) for v in bootstrap_ci(np.array([np.nan])))
+
+
+def _pairwise_diversity(recs: pd.DataFrame, comps: pd.DataFrame, k: int) -> float:
+    """The definition, pair by pair: the reference the array version must match."""
+    sets = comps.groupby("training_id")["competency_id"].agg(frozenset)
+    values = []
+    for _, items in recs[recs["rank"] <= k].groupby("nip")["training_id"]:
+        comp = [sets.get(i, frozenset()) for i in items]
+        if len(comp) > 1:
+            values.append(
+                np.mean(
+                    [
+                        1 - len(a & b) / len(a | b) if a | b else 0.0
+                        for i, a in enumerate(comp)
+                        for b in comp[i + 1 :]
+                    ]
+                )
+            )
+    return float(np.mean(values)) if values else float("nan")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lists=st.lists(st.lists(st.integers(0, 7), max_size=6, unique=True), min_size=1, max_size=8),
+    links=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 3)), max_size=16),
+    k=st.integers(1, 6),
+)
+def test_diversity_equals_the_pairwise_definition(
+    lists: list[list[int]], links: list[tuple[int, int]], k: int
+) -> None:
+    # Users with zero or one item, items without competencies and lists longer than k all occur.
+    recs = _recs(
+        [(f"u{u}", f"t{t}", r) for u, items in enumerate(lists) for r, t in enumerate(items, start=1)]
+    )
+    comps = pd.DataFrame(
+        {"training_id": [f"t{t}" for t, _ in links], "competency_id": [f"c{c}" for _, c in links]}
+    )
+    expected = _pairwise_diversity(recs, comps, k)
+    got = intra_list_diversity(recs, comps, k)
+    assert (math.isnan(expected) and math.isnan(got)) or got == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_precomputed_oracle_and_the_listed_gains_give_the_same_metrics() -> None:
+    rng = np.random.default_rng(3)
+    relevance = pd.DataFrame(
+        {
+            "nip": np.repeat([f"n{i}" for i in range(40)], 12),
+            "training_id": np.tile([f"t{j}" for j in range(12)], 40),
+            "gain": rng.random(480) * (rng.random(480) > 0.3),
+        }
+    )
+    recs = relevance.sample(frac=0.5, random_state=1)[["nip", "training_id"]]
+    recs["rank"] = recs.groupby("nip").cumcount() + 1
+    listed = recs[["nip", "training_id"]].merge(relevance)  # only the gains of listed items
+    oracle = oracle_top_k(relevance, 10)
+    for k in (3, 5, 10):
+        pd.testing.assert_series_equal(
+            ndcg_per_user(recs, listed, k, oracle), ndcg_per_user(recs, relevance, k)
+        )
+        pd.testing.assert_series_equal(ap_per_user(recs, listed, k, oracle), ap_per_user(recs, relevance, k))
+    # Without the oracle, the listed gains alone would understate the ideal: the shortcut needs both.
+    assert not ndcg_per_user(recs, listed, 5).equals(ndcg_per_user(recs, relevance, 5))

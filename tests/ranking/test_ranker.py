@@ -102,3 +102,12 @@ def test_saved_in_lightgbm_format_it_predicts_the_same_scores(tmp_path: Path) ->
     assert loaded.get_params() == model.get_params()
     with pytest.raises(NotFittedError):
         LambdaRanker().save(tmp_path / "unfitted")
+
+
+def test_one_thread_fits_the_same_trees_as_two() -> None:
+    # The training config fits with one thread (faster on a shared machine); it must not change the model.
+    X, y, qid = _ltr_data(200, 30, seed=4)
+    one = LambdaRanker(n_estimators=60, random_state=0, n_jobs=1).fit(X, y, qid)
+    two = LambdaRanker(n_estimators=60, random_state=0, n_jobs=2).fit(X, y, qid)
+    assert one.best_iteration_ == two.best_iteration_
+    assert np.array_equal(one.predict(X), two.predict(X))

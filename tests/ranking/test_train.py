@@ -7,12 +7,17 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from rekomendasi.candidates import build_matrices, generate
 from rekomendasi.contract import Dataset, load_dataset
 from rekomendasi.errors import ConfigError, DataContractError
-from rekomendasi.features import EvidenceSpec
+from rekomendasi.features import EvidenceSpec, build_snapshot
+from rekomendasi.ranking import map_at_k, ndcg_at_k, oracle_top_k, recall_at_k
+from rekomendasi.ranking.evaluate import by_group, compare
+from rekomendasi.ranking.labels import outcome_examples
 from rekomendasi.ranking.report import write_report
 from rekomendasi.ranking.train import (
     agency_kind,
@@ -20,6 +25,7 @@ from rekomendasi.ranking.train import (
     fit_ranker,
     label_years,
     load_train_config,
+    read_benefit,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +49,15 @@ def test_fit_uses_a_time_split_and_keeps_holdout_out(
     assert fit.train_years == [2024] and fit.validation_year == 2025
     assert fit.examples["train"] > 0 and fit.examples["validation"] > 0
     assert 0 < len(fit.holdout) < len(fit.snapshot.performance)
+    assert fit.model.n_jobs == config.ranker.n_jobs
+    # Every example of a held-out employee is left out, and only those.
+    examples = outcome_examples(small_dataset, spec, [2024, 2025])
+    held = set(fit.holdout)
+    outside = np.array([nip not in held for nip in examples.nip])
+    assert fit.examples == {
+        "train": int((outside & (examples.year == 2024)).sum()),
+        "validation": int((outside & (examples.year == 2025)).sum()),
+    }
     tables = evaluate_ranker(small_dataset, fit, config)
     models = tables["models"].set_index("model")
     assert {
@@ -101,6 +116,17 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
         load_train_config(path)
 
 
+def test_ranker_threads_come_from_the_config(tmp_path: Path, config) -> None:  # type: ignore[no-untyped-def]
+    assert config.ranker.n_jobs == 1  # the packaged config fits with one thread (issue #14)
+    path = tmp_path / "train.yaml"
+    text = (ROOT / "src" / "rekomendasi" / "specs" / "train.yaml").read_text()
+    path.write_text("\n".join(line for line in text.splitlines() if "n_jobs" not in line))
+    assert load_train_config(path).ranker.n_jobs == 1  # an older config without the field still loads
+    path.write_text(text.replace("n_jobs: 1", "n_jobs: 0"))
+    with pytest.raises(ConfigError, match=r"ranker\.n_jobs"):
+        load_train_config(path)
+
+
 def test_agency_kind_from_province_spread_or_pattern() -> None:
     employees = pd.DataFrame(
         {
@@ -140,3 +166,64 @@ def test_report_has_plots_tables_and_no_external_assets(tmp_path: Path) -> None:
     assert {p.name for p in tmp_path.glob("*.png")} == {"models.png", "groups-gender.png", "importance.png"}
     assert "![models.png](models.png)" in (tmp_path / "evaluation.md").read_text()
     assert pd.read_csv(tmp_path / "groups.csv").shape == (2, 6)
+
+
+def test_candidates_of_some_rows_are_those_of_everyone_cut_to_them(
+    small_dataset: Dataset, spec: EvidenceSpec
+) -> None:
+    # evaluate_ranker generates the held-out employees' candidates only; they must be the rows a
+    # generation for everyone keeps for them.
+    m = build_matrices(build_snapshot(small_dataset, AS_OF, spec, encoder=None))
+    rows = np.arange(1, len(m.nips), 3)
+    some = pd.concat(generate(m, 20, rows=rows, chunk=7), ignore_index=True)
+    everyone = pd.concat(generate(m, 20), ignore_index=True)
+    cut = everyone[everyone["nip"].isin(m.nips[rows])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(some, cut)
+
+
+def test_read_benefit_keeps_the_eligible_pairs_of_the_given_employees(
+    small_world: Path, tmp_path: Path
+) -> None:
+    full = read_benefit(small_world)
+    assert full is not None and not full["eligible"].all()
+    nips = np.sort(full["nip"].unique()[::4])
+    expected = full[full["eligible"] & full["nip"].isin(nips)].reset_index(drop=True)
+    (tmp_path / "truth").mkdir()
+    full.to_parquet(tmp_path / "truth" / "benefit.parquet")
+    for directory in (small_world, tmp_path):  # CSV, then Parquet (filtered while reading)
+        cut = read_benefit(directory, nips)
+        assert cut is not None
+        pd.testing.assert_frame_equal(cut.reset_index(drop=True), expected, check_dtype=False)
+    assert read_benefit(tmp_path / "nothing", nips) is None
+
+
+def test_compare_and_by_group_equal_the_metrics_of_each_list_alone() -> None:
+    # compare and by_group look truth up once for all lists; each list alone must score the same.
+    rng = np.random.default_rng(7)
+    nips, items = [f"{i:018d}" for i in range(60)], [f"t{j}" for j in range(25)]
+    truth = pd.DataFrame(
+        {
+            "nip": np.repeat(nips, 25),
+            "training_id": np.tile(items, 60),
+            "gain": rng.random(1500) * (rng.random(1500) > 0.4),
+        }
+    )
+    lists = {}
+    for name in ("a", "b"):
+        recs = truth.sample(frac=0.6, random_state=len(lists))[["nip", "training_id"]]
+        recs["rank"] = recs.groupby("nip").cumcount() + 1
+        lists[name] = recs[recs["rank"] <= 10].reset_index(drop=True)
+    links = pd.DataFrame({"training_id": items, "competency_id": [f"c{j % 6}" for j in range(25)]})
+    table = compare(lists, truth, 25, links, (5, 10), 50).set_index("model")
+    groups = pd.DataFrame({"gender": ["l", "p"] * 30}, index=pd.Index(nips, name="nip"))
+    grouped = by_group(lists, truth, groups, 10).set_index(["model", "value"])
+    oracle = oracle_top_k(truth, 10)
+    for name, recs in lists.items():
+        assert table.loc[name, "ndcg@5"] == pytest.approx(ndcg_at_k(recs, truth, 5))
+        assert table.loc[name, "ndcg@10"] == pytest.approx(ndcg_at_k(recs, truth, 10))
+        assert table.loc[name, "map@10"] == pytest.approx(map_at_k(recs, truth, 10))
+        assert table.loc[name, "recall_oracle@10"] == pytest.approx(recall_at_k(recs, oracle, 10))
+        for value in ("l", "p"):
+            members = groups.index[groups["gender"] == value]
+            alone = recs[recs["nip"].isin(members)]
+            assert grouped.loc[(name, value), "ndcg@10"] == pytest.approx(ndcg_at_k(alone, truth, 10))

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rekomendasi.contract import Dataset
-from rekomendasi.contract.writing import write_table
+from rekomendasi.contract.writing import write_chunks
 from rekomendasi.features import EvidenceSpec, build_snapshot
 from rekomendasi.jobs.scores import batch_job
 from rekomendasi.recommend import Filters
@@ -56,7 +56,7 @@ def test_api_agrees_with_the_batch_job(
     engine = served.app.state.service.engine
     snapshot = build_snapshot(small_dataset, engine.snapshot.as_of, spec, encoder=None)
     out = tmp_path / "batch.csv"
-    batch_job(snapshot, registry_from_settings(served.settings), out, 10, engine.options, write_table)
+    batch_job(snapshot, registry_from_settings(served.settings), out, 10, engine.options, write_chunks)
     batch = pd.read_csv(out, dtype={"nip": str})
     assert batch["nip"].nunique() == engine.active_count
     for nip in engine.nips[:15]:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from rekomendasi.cluster import PartitionFailed
 from rekomendasi.errors import RekomendasiError
 
 if TYPE_CHECKING:
@@ -32,6 +33,17 @@ AsOf = Annotated[
     typer.Option(
         help="Use only evidence dated on or before this day (YYYY-MM-DD; default REKOMENDASI_AS_OF, "
         "else 31 December of the latest SKP year in the data, else today)."
+    ),
+]
+
+# The --dask option of the batch jobs (features, score, batch); see rekomendasi.cluster.
+DaskOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        help="Run the agencies on Dask: local:N (a LocalCluster of N worker processes) or tcp://HOST:PORT "
+        "(a running scheduler). Default REKOMENDASI_DASK; unset: in this process.",
+        show_default=False,
     ),
 ]
 
@@ -57,7 +69,8 @@ def friendly_errors() -> Iterator[None]:
         yield
     except RekomendasiError as err:
         err_console.print(f"[bold red]error:[/] {err.message}", soft_wrap=True)
-        raise typer.Exit(code=2) from err
+        # A partition that failed on every attempt is a failure of the run, not of its input.
+        raise typer.Exit(code=1 if isinstance(err, PartitionFailed) else 2) from err
     except OSError as err:
         err_console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         raise typer.Exit(code=2) from err
@@ -76,19 +89,33 @@ def _progress() -> Progress:
     )
 
 
+class StageBar:
+    """A progress bar of named stages: call it with the next stage's name; :meth:`count` shows how far
+    the running stage is (e.g. agencies done of agencies in all)."""
+
+    def __init__(self, progress: Progress, task: TaskID, description: str) -> None:
+        self._progress, self._task, self._description = progress, task, description
+        self._name = ""
+        self._started = False
+
+    def __call__(self, name: str) -> None:
+        self._name = name
+        self._progress.update(
+            self._task, advance=1 if self._started else 0, description=f"{self._description}: {name}"
+        )
+        self._started = True
+
+    def count(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` beside the running stage's name."""
+        self._progress.update(self._task, description=f"{self._description}: {self._name} {done}/{total}")
+
+
 @contextmanager
-def stages(total: int, description: str) -> Iterator[Callable[[str], None]]:
-    """A progress bar advanced by calling the yielded function with the next stage's name."""
+def stages(total: int, description: str) -> Iterator[StageBar]:
+    """A progress bar advanced by calling the yielded :class:`StageBar` with the next stage's name."""
     with _progress() as progress:
         task = progress.add_task(description, total=total)
-        started = False
-
-        def advance(name: str) -> None:
-            nonlocal started
-            progress.update(task, advance=1 if started else 0, description=f"{description}: {name}")
-            started = True
-
-        yield advance
+        yield StageBar(progress, task, description)
         progress.update(task, completed=total, description=f"{description}: done")
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from rekomendasi.cli.common import (
     AsOf,
+    DaskOption,
     DataDir,
     console,
     friendly_errors,
@@ -35,16 +36,29 @@ def features(
         Path | None, typer.Option(help="Snapshot directory to write (default: REKOMENDASI_SNAPSHOT_DIR).")
     ] = None,
     embeddings: Embeddings = None,
+    dask: DaskOption = None,
 ) -> None:
     """Build the point-in-time snapshot: competency gaps, performance, development status, text profile."""
+    from rekomendasi.cluster import runner
     from rekomendasi.jobs.snapshots import SNAPSHOT_STAGES, snapshot_job
 
     settings = get_settings()
     date = parse_as_of(as_of)
     data_dir = data or settings.resolve(settings.data_dir)
     out_dir = out or settings.resolve(settings.snapshot_dir)
-    with friendly_errors(), stages(SNAPSHOT_STAGES, f"snapshot of {data_dir}") as advance:
-        run = snapshot_job(settings, data_dir, date, embeddings, out=out_dir, progress=advance)
+    with friendly_errors(), runner(dask or settings.dask) as where:
+        console.print(f"agencies run {where.name}", highlight=False)
+        with stages(SNAPSHOT_STAGES, f"snapshot of {data_dir}") as advance:
+            run = snapshot_job(
+                settings,
+                data_dir,
+                date,
+                embeddings,
+                out=out_dir,
+                progress=advance,
+                runner=where,
+                agencies=advance.count,
+            )
     snapshot = run.snapshot
     table = Table(title=f"snapshot as of {snapshot.as_of} in {out_dir}")
     table.add_column("table")

@@ -13,6 +13,7 @@ import typer
 
 from rekomendasi.cli.common import (
     AsOf,
+    DaskOption,
     DataDir,
     console,
     counted,
@@ -21,6 +22,7 @@ from rekomendasi.cli.common import (
     print_sources,
     stages,
 )
+from rekomendasi.cluster import runner
 from rekomendasi.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ def score(
         int | None,
         typer.Option(min=1, max=500, help="Entries kept per employee (default: REKOMENDASI_SCORES_TOP_N)."),
     ] = None,
+    dask: DaskOption = None,
 ) -> None:
     """Score every active employee of the snapshot with the champion and write the scores store the API,
     batch files and plans read (one per snapshot and model)."""
@@ -65,15 +68,19 @@ def score(
         registry = registry_from_settings(settings)
         require_champion(registry)
         options, config_file = score_options(settings, top_n)
-        if data is None:
-            built, run = scoring_snapshot(settings, None, None, snapshot_dir)
-        else:
-            with stages(SNAPSHOT_STAGES, f"snapshot of {data}") as advance:
-                built, run = scoring_snapshot(settings, data, date, snapshot_dir, advance)
-        started = time.perf_counter()
-        with counted(f"scoring snapshot {built.snapshot_id} by agency") as progress:
-            path = score_job(built, registry, root, options, progress)
-        seconds = time.perf_counter() - started
+        with runner(dask or settings.dask) as where:
+            console.print(f"agencies run {where.name}", highlight=False)
+            if data is None:
+                built, run = scoring_snapshot(settings, None, None, snapshot_dir)
+            else:
+                with stages(SNAPSHOT_STAGES, f"snapshot of {data}") as advance:
+                    built, run = scoring_snapshot(
+                        settings, data, date, snapshot_dir, advance, where, advance.count
+                    )
+            started = time.perf_counter()
+            with counted(f"scoring {built.snapshot_id} by agency") as progress:
+                path = score_job(built, registry, root, options, progress, where)
+            seconds = time.perf_counter() - started
         manifest = ScoresStore(path).manifest
     if run is not None:
         print_sources(evidence_spec=run.spec_file)
@@ -103,9 +110,10 @@ def batch(
             help="Keep the scores store written on the way under this root (default: a temporary one)."
         ),
     ] = None,
+    dask: DaskOption = None,
 ) -> None:
     """Recommendations for every active employee from the registry's champion."""
-    from rekomendasi.contract.writing import write_table
+    from rekomendasi.contract.writing import write_chunks
     from rekomendasi.jobs.outputs import require_champion, score_options
     from rekomendasi.jobs.scores import batch_job
     from rekomendasi.jobs.snapshots import SNAPSHOT_STAGES, snapshot_job
@@ -121,12 +129,16 @@ def batch(
         require_champion(registry)
         # A kept store holds what the API serves (REKOMENDASI_SCORES_TOP_N); a temporary one only the k.
         options, config_file = score_options(settings, None if store is not None else k)
-        with stages(SNAPSHOT_STAGES, f"recommendations for {data_dir}") as advance:
-            run = snapshot_job(settings, data_dir, date, progress=advance)
-        with counted("ranking by agency") as progress:
-            result = batch_job(
-                run.snapshot, registry, out, k, options, write_table, store_root=store, progress=progress
-            )
+        with runner(dask or settings.dask) as where:
+            console.print(f"agencies run {where.name}", highlight=False)
+            with stages(SNAPSHOT_STAGES, f"recommendations for {data_dir}") as advance:
+                run = snapshot_job(
+                    settings, data_dir, date, progress=advance, runner=where, agencies=advance.count
+                )
+            with counted("ranking by agency") as progress:
+                result = batch_job(
+                    run.snapshot, registry, out, k, options, write_chunks, store, progress, where
+                )
     print_sources(evidence_spec=run.spec_file, train_config=config_file)
     console.print(f"wrote {result.rows:,} recommendations for {result.employees:,} employees to {out}")
     if result.store is not None:

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pandera.errors as pa_errors
 
-from rekomendasi.contract.reading import ROW, read_raw
+from rekomendasi.contract.filechecks import refuse_duplicate_keys, refuse_numeric_nips
+from rekomendasi.contract.reading import ROW, RawTable, read_raw
 from rekomendasi.contract.schemas import TABLES, TABLES_BY_NAME, TableSpec
 from rekomendasi.errors import DataContractError, QuarantineThresholdError
 
@@ -168,24 +169,10 @@ def load_dataset(
             tables[spec.name] = empty_table(spec)
             reports.append(TableReport(spec.name, None, 0, 0))
             continue
-        frame, table_issues = _load_table(spec, path, tables)
+        frame, table_issues = validate_rows(spec, read_checked(spec, path), tables)
         tables[spec.name] = frame
         issues.append(table_issues)
-        rows_read = len(frame) + int(table_issues["row"].nunique())
-        reasons = (
-            table_issues.groupby(["column", "reason"], sort=False)
-            .size()
-            .sort_values(ascending=False, kind="stable")
-        )
-        reports.append(
-            TableReport(
-                spec.name,
-                path.name,
-                rows_read,
-                int(table_issues["row"].nunique()),
-                tuple((f"{key[0]}: {key[1]}", int(n)) for key, n in reasons.head(3).items()),  # type: ignore[index]
-            )
-        )
+        reports.append(table_report(spec.name, path.name, len(frame), table_issues))
         logger.info("loaded %s: %d rows, %d quarantined", path.name, len(frame), reports[-1].rows_quarantined)
     quarantine = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     dataset = Dataset(data_dir, tables, quarantine[QUARANTINE_COLUMNS], tuple(reports), frozenset(files))
@@ -194,9 +181,23 @@ def load_dataset(
     return dataset
 
 
-def _load_table(
-    spec: TableSpec, path: Path, loaded: Mapping[str, pd.DataFrame]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table_report(table: str, file: str, rows_loaded: int, issues: pd.DataFrame) -> TableReport:
+    """The load report of one table from its clean row count and its quarantine rows."""
+    quarantined = int(issues["row"].nunique())
+    reasons = (
+        issues.groupby(["column", "reason"], sort=False).size().sort_values(ascending=False, kind="stable")
+    )
+    top = tuple((f"{key[0]}: {key[1]}", int(n)) for key, n in reasons.head(3).items())  # type: ignore[index]
+    return TableReport(table, file, rows_loaded + quarantined, quarantined, top)
+
+
+def read_checked(spec: TableSpec, path: Path) -> RawTable:
+    """A table's file as text cells with ``_row``, after the file-level checks (columns, rows, NIPs
+    exported as numbers, duplicate keys); the frame keeps ``_row`` and the contract's columns.
+
+    Raises:
+        DataContractError: a file-level problem (names the file, the column and what was expected).
+    """
     raw = read_raw(path)
     frame = raw.frame
     missing = [c for c in spec.columns if c not in frame.columns]
@@ -209,9 +210,21 @@ def _load_table(
         raise DataContractError(f"{path.name}: has a header but no rows; {spec.name} is a required table.")
     frame = frame[[ROW, *spec.columns]]
     # Before the key check: NIPs that became floats collide as duplicate keys, which hides the cause.
-    _refuse_numeric_nips(spec, path, frame)
-    _refuse_duplicate_keys(spec, path, frame)
+    refuse_numeric_nips(spec, path, frame)
+    refuse_duplicate_keys(spec, path, frame)
+    return RawTable(frame=frame, malformed=raw.malformed)
 
+
+def validate_rows(
+    spec: TableSpec, raw: RawTable, loaded: Mapping[str, pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse and check every row of a checked file (or of one part of it: rows keep their ``_row``);
+    return the clean typed rows (in file order) and the quarantine rows, sorted by row and column.
+
+    Args:
+        loaded: the tables its foreign keys refer to, already validated.
+    """
+    frame = raw.frame
     issues: list[pd.DataFrame] = [
         pd.DataFrame(
             {
@@ -264,65 +277,6 @@ def _issues(rows: pd.Series, column: str, values: pd.Series, reason: str | pd.Se
             "reason": reason if isinstance(reason, str) else reason.to_numpy(),
         }
     )
-
-
-def _duplicated_keys(spec: TableSpec, frame: pd.DataFrame) -> pd.Series:
-    """True for each row whose primary key (without nulls) another row shares; all False without a key."""
-    if not spec.primary_key:
-        return pd.Series(False, index=frame.index)
-    keys = frame[list(spec.primary_key)].dropna()
-    return keys.duplicated(keep=False).reindex(frame.index, fill_value=False)
-
-
-def _refuse_duplicate_keys(spec: TableSpec, path: Path, frame: pd.DataFrame) -> None:
-    dup = _duplicated_keys(spec, frame)
-    if dup.any():
-        rows = frame.loc[dup, ROW].head(6).tolist()
-        raise DataContractError(
-            f"{path.name}: duplicate primary key ({', '.join(spec.primary_key)}): {int(dup.sum())} rows "
-            f"share a key with another row (e.g. data rows {rows}); each key must appear once."
-        )
-
-
-# A number as a spreadsheet or float64 writes it: 1.98503152010011e+17, 1,98503E+17, 198503152010011001.0
-_NUMBER_FORM = r"\d+([.,]\d*)?[eE][+-]?\d+|\d+[.,]\d*"
-
-
-def _refuse_numeric_nips(spec: TableSpec, path: Path, frame: pd.DataFrame) -> None:
-    """Refuse a NIP column exported as numbers (scientific notation or a decimal part).
-
-    A float keeps about 15 significant digits, so the 18-digit NIPs lost their last digits: many now
-    share a value. When most of a column looks like that, or any such value is part of a duplicate key,
-    the file is refused with the cause; a few stray ones are quarantined row by row.
-
-    Raises:
-        DataContractError: naming the file, the column, an example and what to do.
-    """
-    duplicated = _duplicated_keys(spec, frame)
-    for column in spec.columns:
-        if spec.column_meta(column)["kind"] != "nip":
-            continue
-        values = frame[column].dropna()
-        numeric = values.str.fullmatch(_NUMBER_FORM).fillna(False).astype(bool)
-        if not numeric.any():
-            continue
-        numbers = values[numeric]
-        if numeric.sum() * 2 <= len(values) and not duplicated.loc[numbers.index].any():
-            continue
-        notation = " in scientific notation" if numbers.str.contains("[eE]").any() else ""
-        example = numbers[numbers.str.contains("[eE]")] if notation else numbers
-        rows = frame.loc[numbers.index, ROW].head(6).tolist()
-        how = (
-            "write it as a string column, never through a float"
-            if path.suffix == ".parquet"
-            else "in Excel, format the column as Text before the NIPs go in (formatting it afterwards "
-            "does not bring the digits back), or export from the source system straight to CSV"
-        )
-        raise DataContractError(
-            f"{path.name}: column {column}: NIPs were exported as numbers{notation} (e.g. "
-            f"{example.iloc[0]}): the last digits are lost; re-export the column as text "
-            f"({len(numbers):,} of {len(values):,} values, e.g. data rows {rows}): {how}."
-        )
 
 
 def _parse(raw: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, str]:
@@ -469,5 +423,8 @@ __all__ = [
     "empty_table",
     "load_dataset",
     "locate_files",
+    "read_checked",
+    "table_report",
+    "validate_rows",
     "write_quarantine",
 ]

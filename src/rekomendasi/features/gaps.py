@@ -7,6 +7,10 @@ ratings, feedback ratings). Each indirect source's measurement model x = c + d *
 calibrated on employees who also have a reliable assessment, so its weight is what the agency's own
 data shows it is worth. Completed trainings then raise the estimate, discounted until a later
 assessment confirms them. With no evidence the estimate is the prior, and the uncertainty says so.
+
+Three steps, so that a snapshot can gather the evidence agency by agency: each employee's evidence
+(:func:`gap_evidence`), the prior and the calibrations fitted over everyone (:func:`fit_gap_model`), the
+estimates row by row (:func:`finish_gaps`); :func:`estimate_gaps` runs the three on whole tables.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -38,6 +43,9 @@ from rekomendasi.features.spec import EvidenceSpec, IndirectSource
 SOURCES = ("assessment", "indicators", "behaviour", "skp", "feedback", "training")
 # Observations and estimates are all per (employee, competency), the key of the gap table.
 _KEY = [CompetencyGaps.nip, CompetencyGaps.competency_id]
+# The prior is set per cell: position type and competency group.
+_CELL = [Positions.jenis_jabatan, Competencies.group]
+_INDIRECT = SOURCES[1:-1]
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,9 @@ def estimate_gaps(
     indicator_competency: pd.Series,
     feedback_competency: pd.Series,
 ) -> tuple[pd.DataFrame, list[Calibration]]:
-    """The competency-gap table of the snapshot and the calibrations used.
+    """The competency-gap table of the tables' employees and the calibrations used, in one go: the
+    composition of :func:`gap_evidence`, :func:`fit_gap_model` and :func:`finish_gaps` (which a snapshot
+    build runs apart, agency by agency, with the model fitted over all of them).
 
     Args:
         tables: the as-of view of the dataset.
@@ -97,9 +107,38 @@ def estimate_gaps(
             when the row has neither).
 
     Returns:
-        One row per (nip, competency_id) of the position standards: required_level, estimated_level,
-        uncertainty (sd, levels), gap (required - estimated; positive = below standard), prior_only,
-        n_<source> evidence counts and latest_evidence_on.
+        The table of :func:`finish_gaps`, and the calibrations of :func:`fit_gap_model`.
+    """
+    evidence = gap_evidence(tables, spec, as_of, indicator_competency, feedback_competency)
+    model = fit_gap_model(calibration_rows(evidence), spec)
+    return finish_gaps(evidence, model, spec), model.calibrations
+
+
+def gap_evidence(
+    tables: Mapping[str, pd.DataFrame],
+    spec: EvidenceSpec,
+    as_of: dt.date,
+    indicator_competency: pd.Series,
+    feedback_competency: pd.Series,
+) -> pd.DataFrame:
+    """What each employee's own evidence says, per (nip, competency_id) of the position standard, before
+    the prior and the calibrations (fitted over every employee, :func:`fit_gap_model`) weigh it.
+
+    Everything here is per employee: one agency's tables give that agency's rows, exactly as the whole
+    tables would.
+
+    Args:
+        tables: the as-of view of the dataset (or one agency's rows of its per-employee tables).
+        indicator_competency: competency of each row of ``tables['indicators']`` (tagged or inferred).
+        feedback_competency: competency of each row of ``tables['feedback']`` (null: neither).
+
+    Returns:
+        Sorted by (nip, competency_id): required_level, the cell of the prior (jenis_jabatan, group),
+        ``ref`` (the reliable assessments' mean of level - required), x_assessment and w_assessment (their
+        precision-weighted mean and precision over every method), ``x_<source>`` of each indirect source,
+        ``shift`` (the unconfirmed trainings' gain) and ``max_target`` (the highest target level of a
+        completed training, 0 without), and the gap table's evidence counts, prior_only and
+        latest_evidence_on.
     """
     base = base_pairs(tables)
     observations = {
@@ -114,47 +153,13 @@ def estimate_gaps(
         columns = {"x": f"x_{source}", "w": f"w_{source}", "n": f"n_{source}", "latest": f"latest_{source}"}
         frame = frame.merge(obs.rename(columns=columns), on=_KEY, how="left")
     frame = frame.merge(_reference(tables["assessments"], base, spec, as_of), on=_KEY, how="left")
-
-    # Prior per (jenis_jabatan, group), calibrated on reliable assessments and shrunk to the default.
-    prior = spec.prior
-    if prior.calibrate:
-        cell = [Positions.jenis_jabatan, Competencies.group]
-        stats = frame.groupby(cell)["ref"].agg(["sum", "count"])
-        stats["mu"] = (stats["sum"] + prior.shrinkage * prior.offset) / (stats["count"] + prior.shrinkage)
-        mu = frame.set_index(cell).index.map(stats["mu"].to_dict()).to_numpy(dtype=float)
-        mu = np.where(np.isnan(mu), prior.offset, mu)
-    else:
-        mu = np.full(len(frame), prior.offset)
-    precision = np.full(len(frame), 1.0 / prior.sd**2)
-    weighted = mu * precision
-    # Direct assessments: x is already the precision-weighted mean of r, w its precision.
-    has = frame["w_assessment"].notna().to_numpy()
-    precision[has] += frame.loc[has, "w_assessment"].to_numpy()
-    weighted[has] += (frame.loc[has, "x_assessment"] * frame.loc[has, "w_assessment"]).to_numpy()
-    calibrations = []
-    for source, default in spec.indirect.sources.items():
-        cal = _calibrate(source, frame[f"x_{source}"], frame["ref"], default, spec)
-        calibrations.append(cal)
-        x = frame[f"x_{source}"].to_numpy(dtype=float)
-        ok = ~np.isnan(x)
-        r_hat = (x[ok] - cal.intercept) / cal.slope
-        var = (cal.noise_sd / cal.slope) ** 2
-        precision[ok] += 1.0 / var
-        weighted[ok] += r_hat / var
-    r = weighted / precision
-
     shift, n_training, latest_training = _training_shift(tables, frame, spec)
-    required = frame[CompetencyGaps.required_level].to_numpy()
-    level = np.clip(required + r, prior.min_level, prior.max_level)
-    target_cap = np.maximum(
-        level, frame.merge(_targets(tables), on=_KEY, how="left")["max_target"].fillna(0).to_numpy()
-    )
-    level = np.clip(np.minimum(level + shift, target_cap), prior.min_level, prior.max_level)
 
-    out = frame[[*_KEY, CompetencyGaps.required_level]].copy()
-    out[CompetencyGaps.estimated_level] = np.round(level, 4)
-    out[CompetencyGaps.uncertainty] = np.round(1.0 / np.sqrt(precision), 4)
-    out[CompetencyGaps.gap] = np.round(required - level, 4)
+    out = frame[[*_KEY, CompetencyGaps.required_level, *_CELL, "ref", "x_assessment", "w_assessment"]].copy()
+    for source in _INDIRECT:
+        out[f"x_{source}"] = frame[f"x_{source}"]
+    out["shift"] = shift
+    out["max_target"] = frame.merge(_targets(tables), on=_KEY, how="left")["max_target"].fillna(0).to_numpy()
     counts = {}
     for source in SOURCES[:-1]:
         counts[f"n_{source}"] = frame[f"n_{source}"].fillna(0).astype("int64").to_numpy()
@@ -164,7 +169,99 @@ def estimate_gaps(
     out[CompetencyGaps.prior_only] = sum(counts.values()) == 0
     latest = pd.concat([frame[f"latest_{s}"] for s in SOURCES[:-1]] + [latest_training], axis=1).max(axis=1)
     out[CompetencyGaps.latest_evidence_on] = latest.astype("datetime64[us]")
-    return out, calibrations
+    return out
+
+
+def calibration_rows(evidence: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`gap_evidence` that :func:`fit_gap_model` learns from: those with a reliable
+    assessment, and the first of each prior cell (so that a cell without any still gets its prior).
+
+    A snapshot build concatenates every agency's rows, far fewer than the evidence itself."""
+    first = ~evidence.duplicated(_CELL)
+    keep = evidence["ref"].notna() | first
+    return evidence.loc[keep, [*_KEY, *_CELL, "ref", *(f"x_{s}" for s in _INDIRECT)]]
+
+
+@dataclass(frozen=True)
+class GapModel:
+    """What turns evidence into estimates, fitted over every employee: the prior mean of level -
+    required per cell (jenis_jabatan, group) and each indirect source's calibration.
+
+    Attributes:
+        prior_means: the calibrated prior per cell (empty when the spec does not calibrate the prior).
+    """
+
+    prior_means: dict[tuple[str, str], float]
+    calibrations: list[Calibration]
+
+
+def fit_gap_model(rows: pd.DataFrame, spec: EvidenceSpec) -> GapModel:
+    """The prior means and calibrations of :class:`GapModel` from :func:`calibration_rows`.
+
+    The rows are put in (nip, competency_id) order first: the order of the whole table, so that the sums
+    and fits are the same however the rows were cut and gathered.
+    """
+    rows = rows.sort_values(_KEY, kind="stable")
+    prior = spec.prior
+    means: dict[tuple[str, str], float] = {}
+    if prior.calibrate:  # calibrated on reliable assessments and shrunk to the default
+        stats = rows.groupby(_CELL)["ref"].agg(["sum", "count"])
+        stats["mu"] = (stats["sum"] + prior.shrinkage * prior.offset) / (stats["count"] + prior.shrinkage)
+        means = cast(dict[tuple[str, str], float], stats["mu"].to_dict())
+    calibrations = [
+        _calibrate(source, rows[f"x_{source}"], rows["ref"], default, spec)
+        for source, default in spec.indirect.sources.items()
+    ]
+    return GapModel(means, calibrations)
+
+
+def finish_gaps(evidence: pd.DataFrame, model: GapModel, spec: EvidenceSpec) -> pd.DataFrame:
+    """The competency-gap table of :func:`gap_evidence`'s rows: the prior, precision-weighted with the
+    assessments and the calibrated indirect sources, then raised by unconfirmed trainings.
+
+    Row by row: one agency's evidence gives that agency's rows of the whole table.
+
+    Returns:
+        One row per (nip, competency_id) of the position standards: required_level, estimated_level,
+        uncertainty (sd, levels), gap (required - estimated; positive = below standard), prior_only,
+        n_<source> evidence counts and latest_evidence_on.
+    """
+    prior = spec.prior
+    if prior.calibrate:
+        means = pd.DataFrame([(*cell, mu) for cell, mu in model.prior_means.items()], columns=[*_CELL, "mu"])
+        mu = evidence[_CELL].merge(means, on=_CELL, how="left")["mu"].to_numpy(dtype=float)
+        mu = np.where(np.isnan(mu), prior.offset, mu)
+    else:
+        mu = np.full(len(evidence), prior.offset)
+    precision = np.full(len(evidence), 1.0 / prior.sd**2)
+    weighted = mu * precision
+    # Direct assessments: x is already the precision-weighted mean of r, w its precision.
+    has = evidence["w_assessment"].notna().to_numpy()
+    precision[has] += evidence.loc[has, "w_assessment"].to_numpy()
+    weighted[has] += (evidence.loc[has, "x_assessment"] * evidence.loc[has, "w_assessment"]).to_numpy()
+    for cal in model.calibrations:
+        x = evidence[f"x_{cal.source}"].to_numpy(dtype=float)
+        ok = ~np.isnan(x)
+        r_hat = (x[ok] - cal.intercept) / cal.slope
+        var = (cal.noise_sd / cal.slope) ** 2
+        precision[ok] += 1.0 / var
+        weighted[ok] += r_hat / var
+    r = weighted / precision
+
+    required = evidence[CompetencyGaps.required_level].to_numpy()
+    level = np.clip(required + r, prior.min_level, prior.max_level)
+    target_cap = np.maximum(level, evidence["max_target"].to_numpy())
+    level = np.clip(
+        np.minimum(level + evidence["shift"].to_numpy(), target_cap), prior.min_level, prior.max_level
+    )
+
+    out = evidence[[*_KEY, CompetencyGaps.required_level]].copy()
+    out[CompetencyGaps.estimated_level] = np.round(level, 4)
+    out[CompetencyGaps.uncertainty] = np.round(1.0 / np.sqrt(precision), 4)
+    out[CompetencyGaps.gap] = np.round(required - level, 4)
+    for name in (*(f"n_{s}" for s in SOURCES), CompetencyGaps.prior_only, CompetencyGaps.latest_evidence_on):
+        out[name] = evidence[name].to_numpy()
+    return out
 
 
 def _assessments(

@@ -15,10 +15,33 @@ from rekomendasi.features.schemas import CompetencyGaps, Performance
 from rekomendasi.features.spec import EvidenceSpec
 
 
+def unit_satisfaction(public_feedback: pd.DataFrame) -> pd.Series:
+    """Each service unit's mean SKM score over the elements of its latest period (indexed by unit_id).
+
+    Computed once over the whole table: public feedback is about units, not employees, so it is not cut
+    by agency with the per-employee tables.
+    """
+    if not len(public_feedback):
+        return pd.Series([], dtype=float, name="skm_unit_score")
+    last = public_feedback[PERIOD_END].groupby(public_feedback[PublicFeedback.unit_id]).transform("max")
+    return (
+        public_feedback[public_feedback[PERIOD_END] == last]
+        .groupby(PublicFeedback.unit_id)[PublicFeedback.score]
+        .mean()
+        .rename("skm_unit_score")
+    )
+
+
 def performance_features(
-    tables: Mapping[str, pd.DataFrame], gaps: pd.DataFrame, spec: EvidenceSpec
+    tables: Mapping[str, pd.DataFrame], spec: EvidenceSpec, unit_score: pd.Series
 ) -> pd.DataFrame:
-    """One row per employee of the as-of view (NaN where a source has nothing for that employee)."""
+    """One row per employee of the as-of view (NaN where a source has nothing for that employee), without
+    the talent grid (:func:`with_talent_grid`, once the gaps are known).
+
+    Args:
+        tables: the as-of view (or one agency's rows of its per-employee tables).
+        unit_score: :func:`unit_satisfaction` of the whole public feedback table.
+    """
     employees = (
         tables["employees"][[Employees.nip, Employees.unit_id]]
         .sort_values(Employees.nip, kind="stable")
@@ -72,20 +95,18 @@ def performance_features(
         how="left",
     )
 
-    public = tables["public_feedback"]
-    if len(public):
-        last_p = public[PERIOD_END].groupby(public[PublicFeedback.unit_id]).transform("max")
-        unit_score = (
-            public[public[PERIOD_END] == last_p]
-            .groupby(PublicFeedback.unit_id)[PublicFeedback.score]
-            .mean()
-            .rename("skm_unit_score")
-        )
+    if len(unit_score):
         out["skm_unit_score"] = employees[Employees.unit_id].map(unit_score).to_numpy()
     else:
         out["skm_unit_score"] = np.nan
+    return out
 
-    return out.merge(talent_grid(out, gaps, tables, spec), on=Performance.nip, how="left")
+
+def with_talent_grid(
+    perf: pd.DataFrame, gaps: pd.DataFrame, competencies: pd.DataFrame, spec: EvidenceSpec
+) -> pd.DataFrame:
+    """:func:`performance_features` with each employee's :func:`talent_grid` placement."""
+    return perf.merge(talent_grid(perf, gaps, competencies, spec), on=Performance.nip, how="left")
 
 
 def _slopes(key: pd.Series, x: pd.Series, y: pd.Series) -> pd.Series:
@@ -101,14 +122,14 @@ def _slopes(key: pd.Series, x: pd.Series, y: pd.Series) -> pd.Series:
 
 
 def talent_grid(
-    perf: pd.DataFrame, gaps: pd.DataFrame, tables: Mapping[str, pd.DataFrame], spec: EvidenceSpec
+    perf: pd.DataFrame, gaps: pd.DataFrame, competencies: pd.DataFrame, spec: EvidenceSpec
 ) -> pd.DataFrame:
     """9-box placement: performance band from the latest predikat, potential band from managerial levels.
 
     Employees without an annual predikat get no box (null), not a guess.
     """
     grid = spec.talent_grid
-    groups = tables["competencies"].set_index(Competencies.competency_id)[Competencies.group]
+    groups = competencies.set_index(Competencies.competency_id)[Competencies.group]
     managerial = gaps[gaps[CompetencyGaps.competency_id].map(groups) != "teknis"]
     r = (
         (managerial[CompetencyGaps.estimated_level] - managerial[CompetencyGaps.required_level])

@@ -18,7 +18,8 @@ from rekomendasi.contract.schemas import Assessments, Behaviour, DailyReports, F
 from rekomendasi.errors import DataContractError
 from rekomendasi.features.asof import as_of_view
 from rekomendasi.features.schemas import CompetencyGaps
-from rekomendasi.features.snapshot import Snapshot, _row_masks, _standard_masks
+from rekomendasi.features.snapshot import Snapshot
+from rekomendasi.features.textevidence import row_masks, standard_masks
 from rekomendasi.features.textmap import TextModel, assign
 
 _KEY = [CompetencyGaps.nip, CompetencyGaps.competency_id]
@@ -105,7 +106,7 @@ def text_accuracy(model: TextModel, dataset: Dataset) -> pd.DataFrame:
     """
     labels = read_truth(dataset.data_dir, "text_competency")
     tables = dataset.tables
-    masks = _standard_masks(tables, model)
+    masks = standard_masks(tables, model)
     rows = []
     for table, nip, column, tag in _TEXT_COLUMNS:
         truth = labels[labels["table"] == table]
@@ -117,7 +118,7 @@ def text_accuracy(model: TextModel, dataset: Dataset) -> pd.DataFrame:
             frame, truth = frame[keep], truth[keep]
         if frame.empty:
             continue
-        allowed = _row_masks(frame[nip], tables, masks, len(model.classes))
+        allowed = row_masks(frame[nip], tables, masks, len(model.classes))
         for method in model.methods:
             for restricted in (False, True):
                 comp, _ = assign(model, frame[column], allowed if restricted else None, method=method)

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -21,17 +21,25 @@ import pandas as pd
 import pandera.pandas as pa
 
 from rekomendasi import __version__
+from rekomendasi.cluster import InProcess, Progress, Runner
 from rekomendasi.contract import Dataset
 from rekomendasi.contract import schemas as contract
 from rekomendasi.errors import DataContractError
 from rekomendasi.features import schemas
 from rekomendasi.features.asof import as_of_view
-from rekomendasi.features.development import jp_status, mandatory_programmes
-from rekomendasi.features.gaps import estimate_gaps
-from rekomendasi.features.participation import entry_outcomes, peer_uptake, roster, taken
-from rekomendasi.features.performance import performance_features
+from rekomendasi.features.gaps import calibration_rows, finish_gaps, fit_gap_model
+from rekomendasi.features.participation import entry_outcomes, peer_uptake
+from rekomendasi.features.partition import (
+    SHARED_TABLES,
+    AgencyFeatures,
+    AgencyParts,
+    FeatureContext,
+    agency_features,
+)
+from rekomendasi.features.performance import unit_satisfaction, with_talent_grid
 from rekomendasi.features.spec import EvidenceSpec
-from rekomendasi.features.textmap import TextModel, assign, fit_text_model
+from rekomendasi.features.textevidence import scored_texts, standard_masks
+from rekomendasi.features.textmap import fit_text_model
 from rekomendasi.rowgroups import NipRows
 from rekomendasi.text import TextEncoder
 
@@ -52,13 +60,6 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
 }
 TABLES = tuple(SCHEMAS)
 PER_EMPLOYEE = tuple(name for name, model in SCHEMAS.items() if issubclass(model, schemas.PerEmployee))
-# Free-text columns mapped to competencies for the text profile: table -> column.
-TEXT_SOURCES = {
-    "daily_reports": "activity",
-    "indicators": "description",
-    "feedback": "text",
-    "behaviour": "feedback",
-}
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,19 @@ class Snapshot:
                 cut[name] = frame.iloc[self._rows(name).take(wanted)].reset_index(drop=True)
         return replace(self, **cut)  # type: ignore[arg-type]  # mypy reads the cache field in
 
+    def employee_tables(self) -> dict[str, pd.DataFrame]:
+        """The per-employee tables (:data:`PER_EMPLOYEE`) by name: what one partition of the snapshot
+        adds to the shared tables."""
+        return {name: self.table(name) for name in PER_EMPLOYEE}
+
+    def with_employees(self, tables: Mapping[str, pd.DataFrame]) -> Snapshot:
+        """This snapshot's shared tables with other per-employee tables (those of
+        :meth:`employee_tables`), e.g. one agency's sent to a worker that holds the shared ones."""
+        unknown = set(tables) - set(PER_EMPLOYEE)
+        if unknown:
+            raise ValueError(f"not per-employee tables: {sorted(unknown)}")
+        return replace(self, **tables)  # type: ignore[arg-type]  # mypy reads the cache field in
+
     def span(self, table: str, nip: str) -> tuple[int, int]:
         """[low, high) positions of one employee's rows in a per-employee table."""
         return self._rows(table).span(nip)
@@ -141,38 +155,71 @@ def build_snapshot(
     spec: EvidenceSpec,
     encoder: TextEncoder | None,
     progress: Callable[[str], None] | None = None,
+    runner: Runner | None = None,
+    agencies: Progress | None = None,
 ) -> Snapshot:
     """Turn a validated dataset into the snapshot of ``as_of`` (evidence after it is never used).
+
+    What is fitted or aggregated over everyone is computed here, once: the point-in-time view, the text
+    model, the units' public satisfaction, the gaps' prior and calibrations, how each entry fared, what
+    peers took, the data's fingerprint. The per-employee stages run agency by agency
+    (:func:`~rekomendasi.features.partition.agency_features`), in this process or on a cluster; the
+    gaps' evidence comes back from every agency, the prior and the calibrations are fitted on it, and
+    each agency's estimates follow. The parts are put back in nip order, so the snapshot is the same
+    wherever and however the agencies ran.
 
     Args:
         dataset: the loaded data directory.
         as_of: the snapshot date.
         spec: the reviewed evidence model.
         encoder: sentence-transformers encoder for text, or None for the lexical model alone.
-        progress: called with each stage's name.
+        progress: called with each stage's name (six calls).
+        runner: where the agencies run (default: in this process, one after the other).
+        agencies: called with (agencies done, agencies in all) as they finish.
+
+    Raises:
+        PartitionFailed: an agency failed on every attempt (its name is in the message).
     """
 
     def stage(name: str) -> None:
         if progress is not None:
             progress(name)
 
+    run = runner or InProcess()
     stage("point-in-time view")
     tables = as_of_view(dataset, as_of)
     stage("text model")
     text_model = fit_text_model(tables, spec, encoder)
-    stage("text to competencies")
-    allowed = _standard_masks(tables, text_model)
-    indicator_comp = _tagged_or_inferred(tables, "indicators", "description", text_model, allowed, spec)
-    feedback_comp = _tagged_or_inferred(tables, "feedback", "text", text_model, allowed, spec)
-    text_profile = _text_profile(tables, text_model, allowed, spec)
+    context = FeatureContext(
+        as_of=as_of,
+        spec=spec,
+        text_model=text_model.shipped(scored_texts(tables)),
+        masks=standard_masks(tables, text_model),
+        tables={name: tables[name] for name in SHARED_TABLES},
+        unit_score=unit_satisfaction(tables["public_feedback"]),
+    )
+    stage("per-agency features")
+    outcomes = entry_outcomes(tables)  # before the cut: its means follow the order of the rows
+    parts = AgencyParts(tables, dataset["employees"])
+    shared = run.share(context)
+    done: dict[str, list[pd.DataFrame]] = {f.name: [] for f in fields(AgencyFeatures)}
+    for _, part in run.map(agency_features, parts, shared, total=len(parts), progress=agencies):
+        for name, frames in done.items():
+            frames.append(getattr(part, name))
     stage("competency gaps")
-    gaps, calibrations = estimate_gaps(tables, spec, as_of, indicator_comp, feedback_comp)
-    stage("performance")
-    performance = performance_features(tables, gaps, spec)
-    stage("development")
-    development = jp_status(tables, spec, as_of)
-    mandatory = mandatory_programmes(tables, spec, as_of)
-    people = roster(tables)
+    evidence = done.pop("evidence")
+    gap_model = fit_gap_model(pd.concat([calibration_rows(e) for e in evidence]), spec)
+    done["competency_gaps"] = []
+    while evidence:  # each agency's evidence is let go once it has its estimates
+        estimates = finish_gaps(evidence.pop(0), gap_model, spec)
+        done["competency_gaps"].append(estimates)
+        # Taken from the front, put back at the end: after every agency, all have their talent grid.
+        perf = done["performance"].pop(0)
+        done["performance"].append(with_talent_grid(perf, estimates, tables["competencies"], spec))
+    # Each table gathered lets its parts go (a snapshot's worth of memory, not two).
+    gathered = {name: _gathered(done.pop(name)) for name in PER_EMPLOYEE}
+    people = gathered["roster"]
+    stage("outcomes and peers")
     manifest = {
         "as_of": as_of.isoformat(),
         "rekomendasi_version": __version__,
@@ -180,25 +227,27 @@ def build_snapshot(
         "data_fingerprint": data_fingerprint(dataset),
         "text_model": encoder.model_name if encoder is not None else None,
         "text_validation": text_model.validation,
-        "calibrations": [asdict(c) for c in calibrations],
-        "employees": len(performance),
+        "calibrations": [asdict(c) for c in gap_model.calibrations],
+        "employees": len(people),
     }
     snapshot = Snapshot(
         as_of=as_of,
         roster=people,
-        competency_gaps=gaps,
-        performance=performance,
-        development=development,
-        mandatory=mandatory,
-        text_profile=text_profile,
-        taken=taken(tables),
-        entry_outcomes=entry_outcomes(tables),
-        peer_uptake=peer_uptake(tables, people),
+        competency_gaps=gathered["competency_gaps"],
+        performance=gathered["performance"],
+        development=gathered["development"],
+        mandatory=gathered["mandatory"],
+        text_profile=gathered["text_profile"],
+        taken=gathered["taken"],
+        entry_outcomes=outcomes,
+        peer_uptake=peer_uptake(tables, people),  # counts: the same in agency order
         catalog=tables["catalog"].reset_index(drop=True),
         catalog_competencies=tables["catalog_competencies"].reset_index(drop=True),
         competencies=tables["competencies"].reset_index(drop=True),
         manifest=manifest,
     )
+    del gathered
+    stage("checks")
     return snapshot.validate()
 
 
@@ -213,86 +262,26 @@ def data_fingerprint(dataset: Dataset) -> str:
     return digest.hexdigest()
 
 
-def _standard_masks(tables: Mapping[str, pd.DataFrame], model: TextModel) -> dict[str, np.ndarray]:
-    """Per position, which classes (competencies) its standard holds; keyed by nip for lookup."""
-    index = {c: i for i, c in enumerate(model.classes)}
-    standards = tables["position_standards"]
-    masks = {}
-    for position, comps in standards.groupby("position_id")["competency_id"]:
-        mask = np.zeros(len(model.classes), dtype=np.float32)
-        mask[[index[c] for c in comps if c in index]] = 1.0
-        masks[str(position)] = mask
-    return masks
+def _gathered(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The agencies' parts of one per-employee table as one table in nip order (an employee's rows are
+    all in one part, in the order the table keeps them).
 
-
-def _row_masks(
-    nips: pd.Series, tables: Mapping[str, pd.DataFrame], masks: dict[str, np.ndarray], n_classes: int
-) -> np.ndarray:
-    position = nips.map(tables["employees"].set_index("nip")["position_id"])
-    codes, uniques = pd.factorize(position)
-    stack = np.stack(
-        [masks.get(str(p), np.ones(n_classes, dtype=np.float32)) for p in uniques]
-        + [np.ones(n_classes, dtype=np.float32)]
-    )
-    return stack[np.where(codes < 0, len(uniques), codes)]
-
-
-def _tagged_or_inferred(
-    tables: Mapping[str, pd.DataFrame],
-    name: str,
-    column: str,
-    model: TextModel,
-    masks: dict[str, np.ndarray],
-    spec: EvidenceSpec,
-) -> pd.Series:
-    frame = tables[name]
-    comp = frame["competency_id"].astype(object).copy()
-    untagged = comp.isna() & frame[column].notna()
-    if untagged.any():
-        rows = frame[untagged]
-        allowed = (
-            _row_masks(rows["nip"], tables, masks, len(model.classes))
-            if spec.text.restrict_to_standard
-            else None
-        )
-        inferred, _ = assign(model, rows[column], allowed)
-        comp[untagged] = inferred
-    return comp
-
-
-def _text_profile(
-    tables: Mapping[str, pd.DataFrame], model: TextModel, masks: dict[str, np.ndarray], spec: EvidenceSpec
-) -> pd.DataFrame:
-    """Per (employee, competency): how much of the employee's free text is about it."""
-    parts = []
-    for name, column in TEXT_SOURCES.items():
-        rows = tables[name][["nip", column]].dropna()
-        if rows.empty:
-            continue
-        allowed = (
-            _row_masks(rows["nip"], tables, masks, len(model.classes))
-            if spec.text.restrict_to_standard
-            else None
-        )
-        comp, conf = assign(model, rows[column], allowed)
-        parts.append(pd.DataFrame({"nip": rows["nip"].to_numpy(), "competency_id": comp, "weight": conf}))
-    if not parts:
-        return pd.DataFrame(
-            {
-                "nip": pd.Series([], dtype="str"),
-                "competency_id": pd.Series([], dtype="str"),
-                "text_weight": [],
-                "text_share": [],
-                "text_rows": pd.Series([], dtype="int64"),
-            }
-        )
-    rows = pd.concat(parts, ignore_index=True)
-    out = (
-        rows.groupby(["nip", "competency_id"], sort=True)
-        .agg(text_weight=("weight", "sum"), text_rows=("weight", "size"))
-        .reset_index()
-    )
-    out["text_share"] = out["text_weight"] / out.groupby("nip")["text_weight"].transform("sum")
-    out["text_weight"] = out["text_weight"].round(4)
-    out["text_share"] = out["text_share"].round(4)
-    return out[["nip", "competency_id", "text_weight", "text_share", "text_rows"]]
+    A column an agency has no value for can come out with another dtype than where it has values (an
+    all-missing column of strings is an object column); it takes the dtype it has where it has values,
+    as in a table built whole. Empty parts are left out for the same reason.
+    """
+    kept = [part for part in parts if len(part)] or parts[:1]
+    if len(kept) == 1:
+        frame = kept[0]
+    else:
+        for column in kept[0].columns:
+            valued = [part[column].dtype for part in kept if part[column].notna().any()]
+            if valued:
+                kept = [
+                    part
+                    if part[column].dtype == valued[0] or part[column].notna().any()
+                    else part.astype({column: valued[0]})
+                    for part in kept
+                ]
+        frame = pd.concat(kept, ignore_index=True)
+    return frame.sort_values(schemas.PerEmployee.nip, kind="stable").reset_index(drop=True)

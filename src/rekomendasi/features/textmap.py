@@ -8,8 +8,8 @@ competencies of that employee's position standard.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ class TextModel:
         Each distinct text is scored once per method. ``combined`` embeds nothing when the measured
         lexical weight is 1: the sentence model is paid for only where it adds accuracy.
         """
-        if method == "combined" and (self.encoder is None or self.lexical_weight >= 1.0):
+        if method == "combined" and self.lexical_weight >= 1.0:
             method = "lexical"
         if method == "combined":
             w = self.lexical_weight
@@ -60,9 +60,26 @@ class TextModel:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         return np.stack([self._memo[(method, t)] for t in texts])
 
+    def shipped(self, batches: Iterable[list[str]]) -> TextModel:
+        """This model as a partitioned snapshot build sends it to every agency: with nothing left to embed.
+
+        A sentence embedding depends, in its last bits, on the texts it is batched with, so the agencies
+        must not embed their own texts. When the combination uses the sentence model (lexical weight
+        below 1), each of ``batches`` (the distinct texts the agencies will score, batched as a
+        whole-table build scores them) is embedded here first, and every agency reads those scores. The
+        sentence model and the label vectors stay behind either way: they are what is heavy to send.
+        """
+        if self.encoder is not None and self.lexical_weight < 1.0:
+            for texts in batches:
+                self.scores(texts, "embedding")
+        return replace(self, encoder=None, label_vectors=self.label_vectors[:, :0])
+
     def _embedding(self, texts: list[str]) -> np.ndarray:
         if self.encoder is None:
-            raise ValueError("this text model has no sentence encoder")
+            raise ValueError(
+                f"this text model has no sentence encoder ({len(texts)} texts to embed, e.g. {texts[0]!r}; "
+                "a shipped model scores only the texts embedded before it was sent)"
+            )
         sims = centroid_scores(self.label_vectors, self.labels, self.encoder.encode(texts), self.classes)
         return _softmax(sims / TEMPERATURE).astype(np.float32)
 
@@ -185,6 +202,13 @@ def _fit_lexical(labelled: pd.DataFrame, spec: EvidenceSpec) -> LexicalClassifie
     return model.fit(labelled[TEXT].tolist(), labelled[LABEL].tolist())
 
 
+def factorized(texts: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's code into the distinct texts, and the distinct texts sorted: :func:`assign` scores every
+    distinct text once, in this order."""
+    codes, uniques = pd.factorize(texts.astype("str"), sort=True)
+    return codes, list(uniques)
+
+
 def assign(
     model: TextModel,
     texts: pd.Series,
@@ -203,8 +227,8 @@ def assign(
     Returns:
         (competency ids, confidence in [0, 1]) per row.
     """
-    codes, uniques = pd.factorize(texts.astype("str"), sort=True)
-    probs = model.scores(list(uniques), method)
+    codes, uniques = factorized(texts)
+    probs = model.scores(uniques, method)
     comp = np.empty(len(texts), dtype=object)
     conf = np.zeros(len(texts), dtype=np.float32)
     for start in range(0, len(texts), chunk):

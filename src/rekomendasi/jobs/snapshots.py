@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rekomendasi.cluster import Progress, Runner
 from rekomendasi.contract import Dataset
 from rekomendasi.errors import ModelNotReady
 from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot, read_snapshot, write_snapshot
@@ -58,6 +59,8 @@ def snapshot_job(
     out: Path | None = None,
     progress: Stage | None = None,
     dataset: Dataset | None = None,
+    runner: Runner | None = None,
+    agencies: Progress | None = None,
 ) -> SnapshotRun:
     """Load the data (unless ``dataset`` is given), build the snapshot of the as-of date, and write it to
     ``out`` when given. The manifest records the evidence spec's file (``spec_path``, ``spec_file_sha256``).
@@ -67,10 +70,14 @@ def snapshot_job(
         as_of: the ``--as-of`` option, or None for the rule of :func:`~rekomendasi.jobs.inputs.as_of_date`.
         embeddings: use the sentence encoder (None: ``REKOMENDASI_TEXT_EMBEDDINGS``).
         progress: called with each stage's name (:data:`SNAPSHOT_STAGES` calls).
+        runner: where the agencies' per-employee stages run (default: in this process); the snapshot is
+            the same either way.
+        agencies: called with (agencies done, agencies in all) as they finish.
 
     Raises:
         ConfigError: the evidence spec is missing or invalid.
         DataContractError: the data breaks the contract.
+        PartitionFailed: an agency failed on every attempt (named in the message).
     """
     spec, spec_file = evidence_spec(settings)
     directory = data_dir(settings, data)
@@ -90,7 +97,8 @@ def snapshot_job(
     if dataset is None:
         dataset = load_data(settings, directory)
     date = as_of_date(settings, dataset, as_of)
-    snapshot = build_snapshot(dataset, date, spec, text_encoder(settings, embeddings), progress=timed)
+    encoder = text_encoder(settings, embeddings)
+    snapshot = build_snapshot(dataset, date, spec, encoder, timed, runner, agencies)
     timed("done")
     snapshot.manifest["spec_path"] = str(spec_file.path)
     snapshot.manifest["spec_file_sha256"] = spec_file.sha256
@@ -104,9 +112,15 @@ def scoring_snapshot(
     as_of: dt.date | None,
     snapshot_dir: Path,
     progress: Stage | None = None,
+    runner: Runner | None = None,
+    agencies: Progress | None = None,
 ) -> tuple[Snapshot, SnapshotRun | None]:
     """The snapshot ``score`` ranks: with ``data``, built and written to ``snapshot_dir`` first (so the
     server serves the very snapshot the scores were made from); without, the one in ``snapshot_dir``.
+
+    Args:
+        runner: where the agencies of a build run (see :func:`snapshot_job`).
+        agencies: called with (agencies done, agencies in all) as they finish.
 
     Returns:
         The snapshot, and the run that built it (None when it was read).
@@ -116,7 +130,9 @@ def scoring_snapshot(
     """
     if data is None:
         return read_snapshot(snapshot_dir), None
-    run = snapshot_job(settings, data, as_of, out=snapshot_dir, progress=progress)
+    run = snapshot_job(
+        settings, data, as_of, out=snapshot_dir, progress=progress, runner=runner, agencies=agencies
+    )
     return run.snapshot, run
 
 

@@ -14,7 +14,6 @@ import pandas as pd
 from rekomendasi import __version__
 from rekomendasi.contract import Dataset
 from rekomendasi.features import EvidenceSpec
-from rekomendasi.features.snapshot import data_fingerprint
 from rekomendasi.ranking.pairs import FEATURES
 from rekomendasi.ranking.report import write_report
 from rekomendasi.ranking.train import TrainConfig, evaluate_ranker, fit_ranker, validation_ndcg
@@ -89,7 +88,7 @@ def train_and_register(
             "examples_validation": fit.examples["validation"],
         }
         tags = {
-            "data_fingerprint": data_fingerprint(dataset),
+            "data_fingerprint": str(fit.snapshot.manifest["data_fingerprint"]),  # of the same dataset
             "as_of": as_of.isoformat(),
             "embedding_model": text_model,
             "evidence_spec_version": str(spec.version),

@@ -28,13 +28,27 @@ def oracle_top_k(relevance: pd.DataFrame, k: int) -> pd.DataFrame:
     return top.reset_index(drop=True)
 
 
-def ndcg_per_user(recs: pd.DataFrame, relevance: pd.DataFrame, k: int) -> pd.Series:
-    """NDCG@k per user with linear gains, in [0, 1]; users whose ideal DCG is 0 are left out."""
+def _oracle(relevance: pd.DataFrame, k: int, oracle: pd.DataFrame | None) -> pd.DataFrame:
+    """The oracle top-k: the first k ranks of a longer one the caller computed (:func:`oracle_top_k`
+    ranks by one fixed order, so they are the top-k), else computed from ``relevance``."""
+    return oracle_top_k(relevance, k) if oracle is None else oracle[oracle[RANK] <= k]
+
+
+def ndcg_per_user(
+    recs: pd.DataFrame, relevance: pd.DataFrame, k: int, oracle: pd.DataFrame | None = None
+) -> pd.Series:
+    """NDCG@k per user with linear gains, in [0, 1]; users whose ideal DCG is 0 are left out.
+
+    Args:
+        oracle: ``oracle_top_k(relevance, K)`` for some K >= k, when the caller scores several lists
+            against the same relevance (sorting all of it is the slow part); computed here otherwise.
+            With it, ``relevance`` needs only the gains of the items in ``recs``.
+    """
     discount = 1.0 / np.log2(np.arange(2, k + 2))
     hits = _top(recs, k).merge(relevance[[USER, ITEM, GAIN]], on=[USER, ITEM], how="left").fillna({GAIN: 0.0})
     dcg = (hits[GAIN].to_numpy() * discount[hits[RANK].to_numpy(dtype=int) - 1]).astype(float)
     dcg_by_user = pd.Series(dcg).groupby(hits[USER].to_numpy()).sum()
-    ideal = oracle_top_k(relevance, k)
+    ideal = _oracle(relevance, k, oracle)
     idcg = (
         pd.Series(ideal[GAIN].to_numpy() * discount[ideal[RANK].to_numpy() - 1])
         .groupby(ideal[USER].to_numpy())
@@ -50,9 +64,16 @@ def ndcg_at_k(recs: pd.DataFrame, relevance: pd.DataFrame, k: int = 10) -> float
     return float(values.mean()) if len(values) else float("nan")
 
 
-def ap_per_user(recs: pd.DataFrame, relevance: pd.DataFrame, k: int) -> pd.Series:
-    """Average precision@k per user, where the relevant items are the user's oracle top-k."""
-    relevant = oracle_top_k(relevance, k)[[USER, ITEM]].assign(rel=1)
+def ap_per_user(
+    recs: pd.DataFrame, relevance: pd.DataFrame, k: int, oracle: pd.DataFrame | None = None
+) -> pd.Series:
+    """Average precision@k per user, where the relevant items are the user's oracle top-k.
+
+    Args:
+        oracle: ``oracle_top_k(relevance, K)`` for some K >= k, as in :func:`ndcg_per_user`; ``relevance``
+            is not read then.
+    """
+    relevant = _oracle(relevance, k, oracle)[[USER, ITEM]].assign(rel=1)
     hits = (
         _top(recs, k)
         .merge(relevant, on=[USER, ITEM], how="left")
@@ -95,18 +116,32 @@ def catalog_coverage(recs: pd.DataFrame, catalog_size: int, k: int = 10) -> floa
 
 def intra_list_diversity(recs: pd.DataFrame, item_competencies: pd.DataFrame, k: int = 10) -> float:
     """float: mean over users of the mean pairwise Jaccard distance between the competency sets of
-    their top-k items, in [0, 1] (1 = no two items share a competency)."""
-    sets = item_competencies.groupby(ITEM)["competency_id"].agg(frozenset)
-    values = []
-    for _, items in _top(recs, k).groupby(USER)[ITEM]:
-        comp = [sets.get(i, frozenset()) for i in items]
-        if len(comp) < 2:
-            continue
-        distances = [
-            1 - len(a & b) / len(a | b) if a | b else 0.0 for i, a in enumerate(comp) for b in comp[i + 1 :]
-        ]
-        values.append(float(np.mean(distances)))
-    return float(np.mean(values)) if values else float("nan")
+    their top-k items, in [0, 1] (1 = no two items share a competency); users with fewer than two items
+    are left out."""
+    top = _top(recs, k)
+    items, item_codes = np.unique(top[ITEM].to_numpy(dtype=str), return_inverse=True)
+    links = item_competencies[item_competencies[ITEM].isin(items)]
+    comp_codes, comps = pd.factorize(links["competency_id"])
+    member = np.zeros((len(items), len(comps)), dtype=np.int64)
+    member[np.searchsorted(items, links[ITEM].to_numpy(dtype=str)), comp_codes] = 1
+    # Jaccard distance of every pair of listed items, once (items are few, lists many).
+    shared = member @ member.T
+    sizes = member.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - shared
+    distance = np.where(union > 0, 1.0 - shared / np.maximum(union, 1), 0.0)
+    user_codes, _ = pd.factorize(top[USER])
+    slot = top.groupby(user_codes).cumcount().to_numpy()
+    width = int(slot.max()) + 1 if len(slot) else 0
+    lists = np.full((int(user_codes.max()) + 1 if len(slot) else 0, width), -1, dtype=np.int64)
+    lists[user_codes, slot] = item_codes
+    total, pairs = np.zeros(len(lists)), np.zeros(len(lists))
+    for i in range(width):
+        for j in range(i + 1, width):
+            both = (lists[:, i] >= 0) & (lists[:, j] >= 0)
+            total += np.where(both, distance[lists[:, i], lists[:, j]], 0.0)
+            pairs += both
+    listed = pairs > 0
+    return float((total[listed] / pairs[listed]).mean()) if listed.any() else float("nan")
 
 
 def bootstrap_ci(

@@ -29,8 +29,9 @@ import os
 import re
 import shutil
 import threading
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -39,9 +40,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rekomendasi import __version__
+from rekomendasi.candidates import Catalogue, build_matrices
+from rekomendasi.cluster import InProcess, Runner, worker_threads
 from rekomendasi.errors import ModelNotReady
 from rekomendasi.features import Snapshot
-from rekomendasi.recommend.core import DEFAULT_OPTIONS, Ranker, ScoreOptions, empty_scores, score_snapshot
+from rekomendasi.features.schemas import Roster
+from rekomendasi.recommend.core import (
+    DEFAULT_OPTIONS,
+    Ranker,
+    ScoreOptions,
+    agency_partitions,
+    empty_scores,
+    score_employees,
+)
 from rekomendasi.recommend.schemas import SCORE_COLUMNS, Scores
 from rekomendasi.rowgroups import BatchedFile, write_batched, write_grouped
 
@@ -81,28 +92,42 @@ def write_store(
     store_id: StoreId,
     options: ScoreOptions = DEFAULT_OPTIONS,
     progress: Callable[[int, int], None] | None = None,
+    runner: Runner | None = None,
 ) -> Path:
     """Score every active employee of ``snapshot`` and write the store under ``root``; return its path.
 
-    Agencies are scored and written one at a time, so memory holds one agency's pairs at most.
+    Each agency is scored and written by itself (:func:`score_partition`), in this process or on a Dask
+    cluster (``runner``), so memory holds one agency's pairs per worker at most. The catalogue and the
+    model are sent to every worker once; each agency's partition is written by the worker that scored it
+    (so ``root`` must be a directory every worker sees).
 
     Args:
         progress: called with (agencies done, agencies in all) after each agency.
+        runner: where the agencies are scored (default: in this process, one after the other).
+
+    Raises:
+        PartitionFailed: an agency failed on every attempt (nothing is left behind).
     """
+    run = runner or InProcess()
     final = root / store_id.name
     partial = root / f".{store_id.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    total = int(snapshot.roster.loc[snapshot.roster["active"], "instansi_id"].nunique())
+    active = snapshot.roster[snapshot.roster[Roster.active]]
+    total = int(active[Roster.instansi_id].nunique())
     rows = employees = agencies = 0
     try:
-        for agency, scores in score_snapshot(snapshot, model, options):
-            _write_partition(partition_dir(partial, agency), scores, options.explained)
-            rows += len(scores)
-            employees += int(scores[Scores.nip].nunique())
+        run.visible(partial)
+        shared = run.share(
+            ScoringContext(snapshot.subset([]), Catalogue.from_snapshot(snapshot), model, options, partial)
+        )
+        parts = ((agency, part.employee_tables()) for agency, part in agency_partitions(snapshot))
+        for _, (part_rows, part_employees) in run.map(
+            score_partition, parts, shared, total=total, progress=progress
+        ):
+            rows += part_rows
+            employees += part_employees
             agencies += 1
-            if progress is not None:
-                progress(agencies, total)
         manifest = {
             "format": STORE_FORMAT,
             "snapshot_id": store_id.snapshot_id,
@@ -123,6 +148,45 @@ def write_store(
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return final
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """What every agency's scoring needs, sent to each worker once.
+
+    Attributes:
+        base: the snapshot without employees (its shared tables: catalogue, entry outcomes, peer uptake).
+        directory: the store being written (its partitions go under it).
+    """
+
+    base: Snapshot
+    catalogue: Catalogue
+    model: Ranker
+    options: ScoreOptions
+    directory: Path
+
+
+def score_partition(tables: dict[str, pd.DataFrame], context: ScoringContext) -> tuple[int, int]:
+    """Score one agency (its rows of the snapshot's per-employee tables) and write its partition of the
+    store; return (rows, employees) written. Safe to run again: the partition is replaced whole."""
+    part = context.base.with_employees(tables)
+    options = context.options
+    if options.num_threads == 0:
+        options = replace(options, num_threads=worker_threads())
+    scores = score_employees(build_matrices(part, context.catalogue), context.model, options)
+    agency = str(part.roster[Roster.instansi_id].iloc[0])
+    target = partition_dir(context.directory, agency)
+    scratch = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    # Not parents=True: when the job has stopped and removed its store (another agency failed), a
+    # partition still running must not bring the directory back.
+    scratch.mkdir()
+    try:
+        _write_partition(scratch, scores, options.explained)
+        shutil.rmtree(target, ignore_errors=True)  # an earlier attempt's, when this one is a retry
+        scratch.rename(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return len(scores), int(scores[Scores.nip].nunique())
 
 
 def _write_partition(directory: Path, scores: pd.DataFrame, explained: int) -> None:

@@ -11,6 +11,7 @@ from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.people import People
 from rekomendasi.simulate.sampling import random_dates
+from rekomendasi.simulate.tables import categorical
 
 # Assessment methods: share of assessment events, noise SD (levels) and bias. Self-assessment is lenient.
 METHODS = {
@@ -28,8 +29,8 @@ SHARE_ASSESSED = 0.45
 def generate_assessments(
     config: SimConfig, people: People, levels: LevelModel, comp_ids: list[str]
 ) -> pd.DataFrame:
-    """Assessments (plus emp, comp): per method, noisy and biased levels in [1, 5] of the
-    competencies in each assessed employee's standard."""
+    """Assessments (plus emp, comp; string columns as categoricals): per method, noisy and biased
+    levels in [1, 5] of the competencies in each assessed employee's standard."""
     rng = config.rng("assessments")
     frame = people.frame
     n = len(frame)
@@ -38,17 +39,18 @@ def generate_assessments(
     events = np.concatenate([events, events[rng.random(len(events)) < 0.3]])
     names = list(METHODS)
     shares = np.array([METHODS[m][0] for m in names])
-    method = np.array(names, dtype=object)[rng.choice(len(names), size=len(events), p=shares / shares.sum())]
+    method = rng.choice(len(names), size=len(events), p=shares / shares.sum())  # position in METHODS
     low = np.maximum(
         pd.Timestamp(config.start).to_datetime64(), frame[Employees.entry_date].to_numpy()[events]
     )
     dates = random_dates(rng, low, np.full(len(events), pd.Timestamp(config.as_of).to_datetime64()))
     national = np.array([comp_ids.index(c) for c in NATIONAL_COMPETENCIES])
     technical = np.array([i for i, c in enumerate(comp_ids) if c not in NATIONAL_COMPETENCIES])
+    by_technical_method = np.isin(method, [names.index(m) for m in TECHNICAL_METHODS])
     rows_emp, rows_comp, rows_event = [], [], []
     in_std = levels.in_standard
     for tech, comps in ((True, technical), (False, national)):
-        ev = np.flatnonzero(np.isin(method, TECHNICAL_METHODS) == tech)
+        ev = np.flatnonzero(by_technical_method == tech)
         grid = in_std[events[ev]][:, comps]
         e_i, c_i = np.nonzero(grid)
         rows_emp.append(events[ev][e_i])
@@ -58,20 +60,21 @@ def generate_assessments(
     comp = np.concatenate(rows_comp)
     event = np.concatenate(rows_event)
     true = levels.at(emp, comp, dates[event])
-    sd = np.array([METHODS[m][1] for m in method])[event]
-    bias = np.array([METHODS[m][2] for m in method])[event]
+    sd = np.array([METHODS[m][1] for m in names])[method][event]
+    bias = np.array([METHODS[m][2] for m in names])[method][event]
     observed = np.clip(np.round(true + bias + rng.normal(0, 1, len(emp)) * sd, 1), 1.0, 5.0)
     out = pd.DataFrame(
         {
-            Assessments.nip: frame[Employees.nip].to_numpy()[emp],
-            Assessments.competency_id: np.array(comp_ids, dtype=object)[comp],
+            Assessments.nip: people.nips(emp),
+            Assessments.competency_id: categorical(comp, comp_ids),
             Assessments.level: observed,
             Assessments.assessed_on: dates[event],
-            Assessments.method: method[event],
-            "emp": emp,
-            "comp": comp,
+            Assessments.method: categorical(method[event], names),
+            "emp": emp.astype(np.int32),
+            "comp": comp.astype(np.int16),
         }
     )
-    return out.drop_duplicates(
-        [Assessments.nip, Assessments.competency_id, Assessments.assessed_on, Assessments.method]
-    ).reset_index(drop=True)
+    # Duplicates by (emp, comp) are duplicates by (nip, competency_id): both are one-to-one.
+    return out.drop_duplicates(["emp", "comp", Assessments.assessed_on, Assessments.method]).reset_index(
+        drop=True
+    )

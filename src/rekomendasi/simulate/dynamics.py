@@ -23,7 +23,13 @@ def level_match(level: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.exp(-((level - (target - 1.0)) ** 2) / (2.0 * MATCH_WIDTH**2))
 
 
-def expected_gain(level: np.ndarray, target: np.ndarray, valid: np.ndarray, effect: np.ndarray) -> np.ndarray:
+def expected_gain(
+    level: np.ndarray,
+    target: np.ndarray,
+    valid: np.ndarray,
+    effect: np.ndarray,
+    match: np.ndarray | None = None,
+) -> np.ndarray:
     """Expected level increase per targeted competency if the course is completed.
 
     Args:
@@ -31,13 +37,15 @@ def expected_gain(level: np.ndarray, target: np.ndarray, valid: np.ndarray, effe
         target: [m, k] the course's target level (0 where padding).
         valid: [m, k] True where the slot holds a targeted competency.
         effect: [m] latent effectiveness of the entry (modality x quality x JP dose).
+        match: [m, k] ``level_match(level, target)`` when the caller has it already.
 
     Returns:
         [m, k] expected gain in levels, 0 on padding; multi-competency courses split their effect.
     """
     n_targets = np.maximum(valid.sum(axis=1, keepdims=True), 1)
     headroom = np.clip(target - level, 0.0, MAX_STEP)
-    gain = effect[:, None] * level_match(level, target) * headroom / np.sqrt(n_targets)
+    fit = level_match(level, target) if match is None else match
+    gain = effect[:, None] * fit * headroom / np.sqrt(n_targets)
     return np.where(valid, gain, 0.0)
 
 
@@ -66,7 +74,8 @@ def pair_benefit(
 
     All arguments are row-aligned ([m, k] or [m]); the result is [m], in levels of competency gap closed.
     """
-    gain = expected_gain(level, target, valid, effect)
+    fit = level_match(level, target)
+    gain = expected_gain(level, target, valid, effect, fit)
     value = np.where(valid, gain_value(gain, level, required), 0.0).sum(axis=1)
-    match = np.where(valid, level_match(level, target), 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    match = np.where(valid, fit, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
     return completion_probability(match, ability) * value

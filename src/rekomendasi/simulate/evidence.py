@@ -20,7 +20,8 @@ from rekomendasi.simulate.world import World
 
 @dataclass(frozen=True)
 class Evidence:
-    """Evidence tables with internal columns (emp, comp) used for the truth folder."""
+    """Evidence tables with internal columns (emp, comp) used for the truth folder; their string columns
+    are categoricals (codes), decoded only as they are written."""
 
     assessments: pd.DataFrame
     skp: pd.DataFrame

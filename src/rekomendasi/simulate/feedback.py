@@ -11,15 +11,19 @@ from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.lexicon import lexicon
 from rekomendasi.simulate.people import People
-from rekomendasi.simulate.sampling import employees_in, random_dates
-from rekomendasi.simulate.textgen import PhrasePool, decorate, where_present
+from rekomendasi.simulate.sampling import employees_in, random_dates, weighted_columns
+from rekomendasi.simulate.tables import categorical
+from rekomendasi.simulate.textgen import PhrasePool, decorate
+
+_SOURCES = ("atasan", "rekan", "bawahan", "publik")  # drawn with shares 40, 35, 10, 15 %
+_ATASAN, _REKAN, _BAWAHAN, _PUBLIK = range(len(_SOURCES))
 
 
 def generate_feedback(
     config: SimConfig, people: People, levels: LevelModel, comp_ids: list[str]
 ) -> pd.DataFrame:
-    """Feedback (plus emp, comp): ratings in [1, 5] and text from superiors, peers, subordinates
-    and the public, following the gap on the day given."""
+    """Feedback (plus emp, comp; string columns as categoricals): ratings in [1, 5] and text from
+    superiors, peers, subordinates and the public, following the gap on the day given."""
     rng = config.rng("feedback")
     frame = people.frame
     lex = lexicon()
@@ -27,18 +31,14 @@ def generate_feedback(
     count = rng.poisson(0.7 * config.years, n)
     emp = np.repeat(np.arange(n), count)
     structural = ~frame["jenis"].isin(["fungsional", "pelaksana"]).to_numpy()
-    source = np.array(["atasan", "rekan", "bawahan", "publik"], dtype=object)[
-        rng.choice(4, size=len(emp), p=[0.4, 0.35, 0.1, 0.15])
-    ]
-    source = np.where((source == "bawahan") & ~structural[emp], "rekan", source)
-    source = np.where((source == "publik") & ~frame["service"].to_numpy()[emp], "atasan", source)
-    std = levels.in_standard[emp]
-    cdf = np.cumsum(std, axis=1)
-    pick = (rng.random(len(emp))[:, None] * cdf[:, -1:] < cdf).argmax(axis=1)
+    source = rng.choice(4, size=len(emp), p=[0.4, 0.35, 0.1, 0.15])  # position in _SOURCES
+    source = np.where((source == _BAWAHAN) & ~structural[emp], _REKAN, source)
+    source = np.where((source == _PUBLIK) & ~frame["service"].to_numpy()[emp], _ATASAN, source)
+    pick = weighted_columns(levels.in_standard, emp, rng.random(len(emp)))
     public_comp = np.where(
         rng.random(len(emp)) < 0.7, comp_ids.index("pelayanan_publik"), comp_ids.index("komunikasi")
     )
-    comp = np.where(source == "publik", public_comp, pick)
+    comp = np.where(source == _PUBLIK, public_comp, pick)
     low = np.maximum(pd.Timestamp(config.start).to_datetime64(), frame[Employees.entry_date].to_numpy()[emp])
     dates = random_dates(rng, low, np.full(len(emp), pd.Timestamp(config.as_of).to_datetime64()))
     gap = levels.at(emp, comp, dates) - levels.required[emp, comp]
@@ -46,25 +46,22 @@ def generate_feedback(
     has_text = rng.random(len(emp)) < 0.7
     no_rating = has_text & (rng.random(len(emp)) < 0.15)
     positive = (rating >= 4) | ((rating == 3) & (rng.random(len(emp)) < 0.5))
-    text = np.where(
-        positive,
-        PhrasePool(comp_ids, "praise").draw(comp, rng),
-        PhrasePool(comp_ids, "critique").draw(comp, rng),
-    )
-    text = decorate(text, lex.feedback_openers, 0.35, rng, prefix=True)
+    praised = PhrasePool(comp_ids, "praise").draw(comp, rng)
+    criticised = PhrasePool(comp_ids, "critique").draw(comp, rng)
+    text = decorate(praised.where(positive, criticised), lex.feedback_openers, 0.35, rng, prefix=True)
     tagged = rng.random(len(emp)) < 0.3
     out = pd.DataFrame(
         {
-            Feedback.nip: frame[Employees.nip].to_numpy()[emp],
+            Feedback.nip: people.nips(emp),
             Feedback.given_on: dates,
-            Feedback.source: source,
+            Feedback.source: categorical(source, _SOURCES),
             Feedback.rating: pd.array(np.where(no_rating, np.nan, rating), dtype="Int64")
             if len(emp)
             else pd.array([], dtype="Int64"),
-            Feedback.text: where_present(has_text, text),
-            Feedback.competency_id: where_present(tagged, np.array(comp_ids, dtype=object)[comp]),
-            "emp": emp,
-            "comp": np.where(has_text, comp, -1),
+            Feedback.text: text.present(has_text).categorical(),
+            Feedback.competency_id: categorical(np.where(tagged, comp, -1), comp_ids),
+            "emp": emp.astype(np.int32),
+            "comp": np.where(has_text, comp, -1).astype(np.int16),
         }
     )
     return out

@@ -32,6 +32,7 @@ _DURATION_DAYS = {
     "detasering": (30, 90),
     "benchmarking": (3, 10),
 }
+POLICY_BLOCK_ROWS = 16_384  # employees per block of the [employee, entry] policy matrices
 _MANDATORY_FOR_JENIS = {
     "pengawas": "new_pengawas",
     "administrator": "new_administrator",
@@ -47,7 +48,7 @@ class History:
     Attributes:
         training: contract columns of ``training_history`` plus emp and entry (row indices).
         gains: realised level gains: emp, comp, date (effective from), gain.
-        start_levels: level matrix at 1 January of each history year (unclipped).
+        start_levels: level matrix at 1 January of each history year (unclipped); empty unless kept.
         final_levels: true levels at the as-of date, clipped to [1, 5].
         completed: [employee, entry] True where the entry was completed by the as-of date.
     """
@@ -59,8 +60,18 @@ class History:
     completed: np.ndarray
 
 
-def simulate_history(config: SimConfig, world: World, people: People) -> History:
-    """Run the assignment policy year by year and apply each outcome to the true levels."""
+def simulate_history(
+    config: SimConfig, world: World, people: People, *, keep_start_levels: bool = True
+) -> History:
+    """Run the assignment policy year by year and apply each outcome to the true levels.
+
+    Args:
+        config: the world's parameters.
+        world: its static structure.
+        people: its employees.
+        keep_start_levels: record the level matrix at the start of each year (``History.start_levels``,
+            for analysis; a GB at a million staff); without it ``start_levels`` is empty.
+    """
     rng = config.rng("history")
     frame = people.frame
     n, n_comp = people.level0.shape
@@ -73,9 +84,9 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
         frame[Employees.position_id]
         .map(dict(zip(positions[Positions.position_id], positions[Positions.jenis_jabatan], strict=True)))
         .map({j: i for i, j in enumerate(JENIS_JABATAN)})
-        .to_numpy()
+        .to_numpy(dtype=np.int64)
     )
-    eligible_jenis = jenis_eligibility(catalog[Catalog.eligible_jenis_jabatan])[jenis_idx]
+    eligible_jenis = jenis_eligibility(catalog[Catalog.eligible_jenis_jabatan])
     mandatory = catalog[Catalog.mandatory_for].notna().to_numpy()
     province_ok = _province_mask(catalog, frame, rng)
     popularity = np.log(catalog["popularity"].to_numpy())
@@ -97,32 +108,32 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
     _mark_completed(completed, enrolments[-1])
 
     for year in config.history_years:
-        start_levels[year] = levels.copy()
+        if keep_start_levels:
+            start_levels[year] = levels.copy()
         year_start, year_end = pd.Timestamp(year, 1, 1), min(pd.Timestamp(year, 12, 31), as_of)
-        # Regular trainings chosen by the imperfect policy.
-        perceived_gap = np.maximum(required - levels + perception_error, 0.0)
-        score = np.full((n, n_entries), -np.inf, dtype=np.float32)
-        available = (
-            eligible_jenis
-            & province_ok
-            & ~completed
-            & ~mandatory[None, :]
-            & _catalog_open(catalog, year, config)[None, :]
-            & (entry_dates <= year_end.to_datetime64())[:, None]
-        )
-        relevance = np.zeros((n, n_entries), dtype=np.float32)
-        for k in range(world.targets.shape[1]):
-            comp = world.targets[:, k]
-            valid = comp >= 0
-            safe = np.where(valid, comp, 0)
-            relevance += np.where(valid[None, :], perceived_gap[:, safe] + 0.8 * in_standard[:, safe], 0.0)
-        gumbel = rng.gumbel(0.0, 1.0, (n, n_entries)).astype(np.float32)
-        score[available] = (0.8 * popularity[None, :] + 0.7 * relevance + gumbel)[available]
+        # Regular trainings chosen by the imperfect policy, a block of employees at a time (the
+        # [employee, entry] matrices of a million staff would not fit); the Gumbel noise is drawn block
+        # after block from one stream, so the draws are those of one [employee, entry] draw.
+        open_entries = ~mandatory & _catalog_open(catalog, year, config)
+        entered = entry_dates <= year_end.to_datetime64()
+        top = np.zeros((n, 4), dtype=np.int64)
+        finite = np.zeros((n, 4), dtype=bool)
+        for low in range(0, n, POLICY_BLOCK_ROWS):
+            rows = slice(low, min(low + POLICY_BLOCK_ROWS, n))
+            available = (
+                eligible_jenis[jenis_idx[rows]]
+                & province_ok[rows]
+                & ~completed[rows]
+                & open_entries[None, :]
+                & entered[rows, None]
+            )
+            top[rows], finite[rows] = _policy_top4(
+                world, levels[rows], required[rows], perception_error[rows], available, popularity, rng
+            )
         lam = np.where(frame[Employees.status].to_numpy() == "pppk", 0.8, 1.3)
         count = np.minimum(rng.poisson(lam), 4)
-        top = np.argsort(-score, axis=1, kind="stable")[:, :4]
         rank = np.arange(4)[None, :]
-        chosen = (rank < count[:, None]) & np.isfinite(np.take_along_axis(score, top, axis=1))
+        chosen = (rank < count[:, None]) & finite
         emp_idx = np.repeat(np.arange(n)[:, None], 4, axis=1)[chosen]
         entry_idx = top[chosen]
         launch = catalog["launched_on"].to_numpy()[entry_idx]
@@ -166,10 +177,58 @@ def simulate_history(config: SimConfig, world: World, people: People) -> History
 
 def _province_mask(catalog: pd.DataFrame, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """Classroom courses held in one province admit that province's staff and a few travellers."""
-    held = catalog[Catalog.province].to_numpy()
-    local = frame[Employees.province].to_numpy()[:, None] == held[None, :]
-    travel = rng.random((len(frame), len(catalog))) < 0.15
-    return pd.isna(held)[None, :] | local | travel
+    held = catalog[Catalog.province]
+    codes, _ = pd.factorize(pd.concat([frame[Employees.province], held], ignore_index=True))
+    local, where_held = codes[: len(frame)], np.where(held.isna().to_numpy(), -2, codes[len(frame) :])
+    anywhere = held.isna().to_numpy()[None, :]
+    out = np.zeros((len(frame), len(catalog)), dtype=bool)
+    for low in range(0, len(frame), POLICY_BLOCK_ROWS):  # the draws of one [employee, entry] draw
+        rows = slice(low, min(low + POLICY_BLOCK_ROWS, len(frame)))
+        travel = rng.random((rows.stop - low, len(catalog))) < 0.15
+        out[rows] = anywhere | (local[rows, None] == where_held[None, :]) | travel
+    return out
+
+
+def _policy_top4(
+    world: World,
+    levels: np.ndarray,
+    required: np.ndarray,
+    perception_error: np.ndarray,
+    available: np.ndarray,
+    popularity: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For a block of employees: the policy's four best entries (by popularity, supervisors' noisy view
+    of the gaps and Gumbel chance, ties to the earlier entry) and whether each was available at all."""
+    perceived_gap = np.maximum(required - levels + perception_error, 0.0)
+    in_standard = required > 0
+    relevance = np.zeros(available.shape, dtype=np.float32)
+    for k in range(world.targets.shape[1]):
+        comp = world.targets[:, k]
+        valid = comp >= 0
+        safe = np.where(valid, comp, 0)
+        relevance += np.where(valid[None, :], perceived_gap[:, safe] + 0.8 * in_standard[:, safe], 0.0)
+    gumbel = rng.gumbel(0.0, 1.0, available.shape).astype(np.float32)
+    score = np.where(
+        available,
+        (0.8 * popularity[None, :] + 0.7 * relevance + gumbel).astype(np.float32),
+        np.float32(-np.inf),
+    )
+    top = _top(score, 4)
+    return top, np.isfinite(np.take_along_axis(score, top, axis=1))
+
+
+def _top(score: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the ``k`` highest scores of each row, best first, ties to the lower column: the first
+    ``k`` of a stable descending argsort, found by partition (a full sort per row is the slow part)."""
+    neg = -score
+    kth = np.partition(neg, k - 1, axis=1)[:, k - 1 : k]
+    below = neg < kth
+    tied = neg == kth
+    take = below | (tied & (np.cumsum(tied, axis=1) <= k - below.sum(axis=1, keepdims=True)))
+    columns = np.nonzero(take)[1].reshape(len(score), k)
+    order = np.argsort(np.take_along_axis(neg, columns, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(columns, order, axis=1)
 
 
 def _catalog_open(catalog: pd.DataFrame, year: int, config: SimConfig) -> np.ndarray:
@@ -251,16 +310,10 @@ def _outcomes(
         100,
     )
     fails = ~completes & (rng.random(m) < 0.4)
-    lo, hi = (
-        zip(*(_DURATION_DAYS[mod] for mod in catalog[Catalog.modality].to_numpy()[entry]), strict=True)
-        if m
-        else ((), ())
-    )
-    duration = (
-        (np.array(lo) + rng.random(m) * (np.array(hi) - np.array(lo) + 1)).astype(int)
-        if m
-        else np.zeros(0, int)
-    )
+    modality = catalog[Catalog.modality].to_numpy()
+    lo = np.array([_DURATION_DAYS[mod][0] for mod in modality], dtype=np.int64)[entry]
+    hi = np.array([_DURATION_DAYS[mod][1] for mod in modality], dtype=np.int64)[entry]
+    duration = (lo + rng.random(m) * (hi - lo + 1)).astype(int) if m else np.zeros(0, int)
     jp = catalog[Catalog.jp].to_numpy()[entry]
     duration = np.where(
         catalog[Catalog.mandatory_for].notna().to_numpy()[entry], np.maximum(duration, jp // 6), duration

@@ -11,9 +11,12 @@ from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.lexicon import lexicon
 from rekomendasi.simulate.people import People
-from rekomendasi.simulate.sampling import employees_in, random_dates
-from rekomendasi.simulate.textgen import PhrasePool, decorate, where_present
+from rekomendasi.simulate.sampling import employees_in, random_dates, weighted_columns
+from rekomendasi.simulate.tables import categorical, stack
+from rekomendasi.simulate.textgen import PhrasePool, Texts, decorate
 from rekomendasi.simulate.world import World
+
+_KUANTITAS, _KUALITAS, _WAKTU = (ASPECT.index(a) for a in ("kuantitas", "kualitas", "waktu"))
 
 
 def generate_indicators(
@@ -24,24 +27,25 @@ def generate_indicators(
     comp_ids: list[str],
 ) -> pd.DataFrame:
     """Indicators (plus emp, comp, year): 3 to 5 per employee and year; attainment follows the gap
-    in the indicator's competency."""
+    in the indicator's competency. String columns are categoricals."""
     rng = config.rng("indicators")
     frame = people.frame
     pool = PhrasePool(comp_ids, "indicators")
     technical = np.array([c not in NATIONAL_COMPETENCIES for c in comp_ids])
-    aspects = np.array(ASPECT, dtype=object)
-    parts = []
+    ability = frame["ability"].to_numpy()
+    parts: list[dict[str, np.ndarray]] = []
+    texts: list[Texts] = []
     for year, dense in mid_year.items():
         emp = employees_in(frame, pd.Timestamp(year, 6, 30))
         count = rng.integers(3, 6, len(emp))
         e_rep = np.repeat(emp, count)
-        slot = np.concatenate([np.arange(c) for c in count]) if len(count) else np.zeros(0, int)
-        weight = levels.in_standard[e_rep] * np.where(technical, 2.0, 0.5)[None, :]
-        cdf = np.cumsum(weight, axis=1)
-        pick = (rng.random(len(e_rep))[:, None] * cdf[:, -1:] < cdf).argmax(axis=1)
-        aspect = aspects[rng.choice(4, size=len(e_rep), p=[0.4, 0.3, 0.25, 0.05])]
+        slot = np.arange(len(e_rep)) - np.repeat(np.cumsum(count) - count, count)
+        pick = weighted_columns(
+            levels.in_standard, e_rep, rng.random(len(e_rep)), np.where(technical, 2.0, 0.5)
+        )
+        aspect = rng.choice(4, size=len(e_rep), p=[0.4, 0.3, 0.25, 0.05])  # position in ASPECT
         target = np.select(
-            [aspect == "kuantitas", aspect == "kualitas", aspect == "waktu"],
+            [aspect == _KUANTITAS, aspect == _KUALITAS, aspect == _WAKTU],
             [
                 rng.integers(4, 200, len(e_rep)).astype(float),
                 rng.integers(80, 101, len(e_rep)).astype(float),
@@ -51,40 +55,55 @@ def generate_indicators(
         )
         gap = dense[e_rep, pick] - levels.required[e_rep, pick]
         attainment = np.clip(
-            1 + 0.2 * gap + 0.08 * frame["ability"].to_numpy()[e_rep] + rng.normal(0, 0.12, len(e_rep)),
+            1 + 0.2 * gap + 0.08 * ability[e_rep] + rng.normal(0, 0.12, len(e_rep)),
             0.1,
             1.5,
         )
         realization = np.where(
-            aspect == "kuantitas", np.round(target * attainment), np.round(target * attainment, 1)
+            aspect == _KUANTITAS, np.round(target * attainment), np.round(target * attainment, 1)
         )
         reported = rng.random(len(e_rep)) > (0.15 if year == config.as_of.year else 0.03)
         tagged = rng.random(len(e_rep)) < 0.4
+        texts.append(pool.draw(pick, rng))
         parts.append(
-            pd.DataFrame(
-                {
-                    Indicators.nip: frame[Employees.nip].to_numpy()[e_rep],
-                    Indicators.period: str(year),
-                    Indicators.indicator_id: [f"IKI-{s + 1:02d}" for s in slot],
-                    Indicators.description: pool.draw(pick, rng),
-                    Indicators.aspect: aspect,
-                    Indicators.target: target,
-                    Indicators.realization: np.where(reported, realization, np.nan),
-                    Indicators.competency_id: where_present(tagged, np.array(comp_ids, dtype=object)[pick]),
-                    "emp": e_rep,
-                    "comp": pick,
-                    "year": year,
-                }
-            )
+            {
+                "emp": e_rep.astype(np.int32),
+                "year": np.full(len(e_rep), year, dtype=np.int16),
+                "slot": slot.astype(np.int8),
+                "aspect": aspect.astype(np.int8),
+                Indicators.target: target,
+                Indicators.realization: np.where(reported, realization, np.nan),
+                "tagged": np.where(tagged, pick, -1).astype(np.int16),
+                "comp": pick.astype(np.int16),
+            }
         )
-    return pd.concat(parts, ignore_index=True)
+    columns = stack(parts)
+    years = list(mid_year)
+    return pd.DataFrame(
+        {
+            Indicators.nip: people.nips(columns["emp"]),
+            Indicators.period: categorical(np.searchsorted(years, columns["year"]), [str(y) for y in years]),
+            Indicators.indicator_id: categorical(
+                columns["slot"], [f"IKI-{s + 1:02d}" for s in range(int(columns["slot"].max(initial=0)) + 1)]
+            ),
+            Indicators.description: Texts.concat(texts).categorical(),
+            Indicators.aspect: categorical(columns["aspect"], ASPECT),
+            Indicators.target: columns[Indicators.target],
+            Indicators.realization: columns[Indicators.realization],
+            Indicators.competency_id: categorical(columns["tagged"], comp_ids),
+            "emp": columns["emp"],
+            "comp": columns["comp"],
+            "year": columns["year"],
+        }
+    )
 
 
 def generate_daily_reports(
     config: SimConfig, world: World, people: People, indicators: pd.DataFrame
 ) -> pd.DataFrame:
     """Daily reports (plus emp, comp) of the as-of year's last ``daily_report_months`` months, in
-    agencies that keep them; most rows log work on one of the current indicators."""
+    agencies that keep them; most rows log work on one of the current indicators. String columns are
+    categoricals."""
     rng = config.rng("daily_reports")
     frame = people.frame
     lex = lexicon()
@@ -92,15 +111,20 @@ def generate_daily_reports(
     keeps = (
         world.agencies.set_index("instansi_id")["daily_reports"]
         .reindex(frame[Employees.instansi_id])
-        .to_numpy()
+        .to_numpy(dtype=bool)
     )
     as_of = pd.Timestamp(config.as_of)
-    current = indicators[indicators["year"] == as_of.year]
-    by_emp: dict[int, np.ndarray] = {int(e): rows for e, rows in current.groupby("emp").indices.items()}  # type: ignore[call-overload, misc]
-    emp_with = np.array(sorted(e for e in by_emp if keeps[e]), dtype=np.int64)
-    first = np.array([by_emp[int(e)][0] for e in emp_with], dtype=np.int64)
-    count_ind = np.array([len(by_emp[int(e)]) for e in emp_with], dtype=np.int64)
-    parts = []
+    # The current year's indicators: each employee's rows are consecutive, in employee order.
+    current = np.flatnonzero(indicators["year"].to_numpy() == as_of.year)
+    current_ids = indicators[Indicators.indicator_id].array
+    ids, current_comp = current_ids.codes[current], indicators["comp"].to_numpy()[current]
+    with_indicators, first, count_ind = np.unique(
+        indicators["emp"].to_numpy()[current], return_index=True, return_counts=True
+    )
+    emp_with = with_indicators[keeps[with_indicators]].astype(np.int64)
+    first, count_ind = first[keeps[with_indicators]], count_ind[keeps[with_indicators]]
+    parts: list[dict[str, np.ndarray]] = []
+    texts: list[Texts] = []
     for back in range(config.daily_report_months):
         month_start = (as_of - pd.DateOffset(months=back)).replace(day=1)
         month_end = min(month_start + pd.offsets.MonthEnd(0), as_of)
@@ -113,40 +137,44 @@ def generate_daily_reports(
             rng, np.full(len(emp), month_start.to_datetime64()), np.full(len(emp), month_end.to_datetime64())
         )
         ind_row = first[idx] + (rng.random(len(emp)) * count_ind[idx]).astype(np.int64)
-        ind = current.iloc[ind_row]
         linked = rng.random(len(emp)) < 0.75
-        comp = ind["comp"].to_numpy()
+        comp = current_comp[ind_row]
         activity = decorate(pool.draw(comp, rng), lex.activity_suffixes, 0.4, rng, prefix=False)
-        noise = np.array(lex.noise_activities, dtype=object)[
-            rng.integers(0, len(lex.noise_activities), len(emp))
-        ]
+        noise = Texts.of(lex.noise_activities, rng.integers(0, len(lex.noise_activities), len(emp)))
+        texts.append(activity.where(linked, noise))
         parts.append(
-            pd.DataFrame(
-                {
-                    DailyReports.nip: frame[Employees.nip].to_numpy()[emp],
-                    DailyReports.date: dates,
-                    DailyReports.activity: np.where(linked, activity, noise),
-                    DailyReports.minutes: np.clip(
-                        np.round(rng.lognormal(np.log(90), 0.5, len(emp))), 10, 480
-                    ).astype(int),
-                    DailyReports.indicator_id: where_present(linked, ind[Indicators.indicator_id].to_numpy()),
-                    DailyReports.verified: rng.random(len(emp)) < 0.85,
-                    "emp": emp,
-                    "comp": np.where(linked, comp, -1),
-                }
-            )
+            {
+                "emp": emp.astype(np.int32),
+                DailyReports.date: dates,
+                DailyReports.minutes: np.clip(
+                    np.round(rng.lognormal(np.log(90), 0.5, len(emp))), 10, 480
+                ).astype(int),
+                "indicator": np.where(linked, ids[ind_row], -1).astype(ids.dtype),
+                DailyReports.verified: rng.random(len(emp)) < 0.85,
+                "comp": np.where(linked, comp, -1).astype(np.int16),
+            }
         )
-    if not parts:
-        return pd.DataFrame(
-            columns=[
-                DailyReports.nip,
-                DailyReports.date,
-                DailyReports.activity,
-                DailyReports.minutes,
-                DailyReports.indicator_id,
-                DailyReports.verified,
-                "emp",
-                "comp",
-            ]
-        )
-    return pd.concat(parts, ignore_index=True)
+    empty = {
+        "emp": np.zeros(0, np.int32),
+        DailyReports.date: np.zeros(0, "datetime64[ns]"),
+        DailyReports.minutes: np.zeros(0, int),
+        "indicator": np.zeros(0, ids.dtype),
+        DailyReports.verified: np.zeros(0, bool),
+        "comp": np.zeros(0, np.int16),
+    }
+    columns = stack([empty, *parts])
+    del parts
+    return pd.DataFrame(
+        {
+            DailyReports.nip: people.nips(columns["emp"]),
+            DailyReports.date: columns[DailyReports.date],
+            DailyReports.activity: Texts.concat(texts).categorical(),
+            DailyReports.minutes: columns[DailyReports.minutes],
+            DailyReports.indicator_id: pd.Categorical.from_codes(
+                columns["indicator"], dtype=current_ids.dtype
+            ),
+            DailyReports.verified: columns[DailyReports.verified],
+            "emp": columns["emp"],
+            "comp": columns["comp"],
+        }
+    )

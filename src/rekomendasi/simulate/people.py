@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,20 @@ class People:
 
     frame: pd.DataFrame
     level0: np.ndarray
+
+    @cached_property
+    def nip_dtype(self) -> pd.CategoricalDtype:
+        """Every NIP as a category, in row order (which is NIP order): category i is employee row i."""
+        return pd.CategoricalDtype(pd.Index(self.frame[Employees.nip].to_numpy(dtype=object), dtype=str))
+
+    def nips(self, emp: np.ndarray) -> pd.Categorical:
+        """The NIP column of rows about employees ``emp`` (row positions), held as those positions."""
+        return pd.Categorical.from_codes(np.asarray(emp), dtype=self.nip_dtype)
+
+    @cached_property
+    def unit_codes(self) -> np.ndarray:
+        """int [employee] position of the employee's unit_id among the sorted distinct unit ids."""
+        return pd.factorize(self.frame[Employees.unit_id], sort=True)[0]
 
 
 def build_people(config: SimConfig, world: World) -> People:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rekomendasi.contract.enums import CORE_VALUES, PREDIKAT_MATRIX, RATING3
+from rekomendasi.contract.enums import CORE_VALUES, PREDIKAT, PREDIKAT_MATRIX, RATING3
 from rekomendasi.contract.schemas import Behaviour, Competencies, Employees, Skp
+from rekomendasi.simulate import sampling
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.lexicon import lexicon
 from rekomendasi.simulate.people import People
 from rekomendasi.simulate.sampling import employees_in
-from rekomendasi.simulate.textgen import PhrasePool, decorate, where_present
+from rekomendasi.simulate.tables import categorical, stack
+from rekomendasi.simulate.textgen import PhrasePool, Texts, decorate
 from rekomendasi.simulate.world import World
 
-ATAS, SESUAI, BAWAH = RATING3
+_ATAS, _SESUAI, _BAWAH = range(len(RATING3))  # positions in RATING3
 CORE_VALUE_COMPETENCIES = {
     "berorientasi_pelayanan": ("pelayanan_publik",),
     "akuntabel": ("integritas", "orientasi_hasil"),
@@ -30,9 +32,10 @@ CORE_VALUE_COMPETENCIES = {
 def _quota_rating(
     latent: np.ndarray, group: np.ndarray, q_top: np.ndarray, q_bottom: np.ndarray
 ) -> np.ndarray:
-    """Rate within each group by rank: the top ``q_top`` share above, the bottom ``q_bottom`` below."""
+    """Rate within each group by rank: the top ``q_top`` share above, the bottom ``q_bottom`` below
+    (positions in RATING3)."""
     pct = pd.Series(latent).groupby(group).rank(pct=True, method="first").to_numpy()
-    return np.where(pct > 1 - q_top, ATAS, np.where(pct <= q_bottom, BAWAH, SESUAI))
+    return np.where(pct > 1 - q_top, _ATAS, np.where(pct <= q_bottom, _BAWAH, _SESUAI))
 
 
 def _unit_quotas(
@@ -58,52 +61,78 @@ def generate_behaviour(
     mid_year: dict[int, np.ndarray],
     comp_ids: list[str],
 ) -> tuple[pd.DataFrame, dict[int, tuple[np.ndarray, np.ndarray]]]:
-    """Behaviour ratings (plus emp, comp) per year and core value, and each year's (employees,
-    latent behaviour) for the SKP."""
+    """Behaviour ratings (plus emp, comp; string columns as categoricals) per year and core value, and
+    each year's (employees, latent behaviour) for the SKP."""
     rng = config.rng("behaviour")
     frame = people.frame
     praise = PhrasePool(comp_ids, "praise")
     critique = PhrasePool(comp_ids, "critique")
     lex = lexicon()
-    parts, latent_by_year = [], {}
+    unit = people.unit_codes  # sorted unit ids, so leniency i belongs to the i-th unit id in order
+    parts: list[dict[str, np.ndarray]] = []
+    texts: list[Texts] = []
+    latent_by_year = {}
     for year, dense in mid_year.items():
         emp = employees_in(frame, pd.Timestamp(year, 6, 30))
-        unit_leniency = pd.Series(
-            rng.normal(0, 0.15, frame[Employees.unit_id].nunique()),
-            index=sorted(frame[Employees.unit_id].unique()),
-        )
-        lenient = unit_leniency.reindex(frame[Employees.unit_id].to_numpy()[emp]).to_numpy()
+        lenient = rng.normal(0, 0.15, int(unit.max(initial=-1)) + 1)[unit[emp]]
         values = np.zeros((len(emp), len(CORE_VALUES)))
         mapped_comp = np.zeros((len(emp), len(CORE_VALUES)), dtype=np.int64)
         for v, core in enumerate(CORE_VALUES):
             comps = np.array([comp_ids.index(c) for c in CORE_VALUE_COMPETENCIES[core]])
-            gap = dense[emp][:, comps] - levels.required[emp][:, comps]
+            gap = dense[emp[:, None], comps] - levels.required[emp[:, None], comps]
             values[:, v] = gap.mean(axis=1) + rng.normal(0, 0.35, len(emp)) + lenient
             mapped_comp[:, v] = comps[rng.integers(0, len(comps), len(emp))]
         latent_by_year[year] = (emp, values.mean(axis=1))
-        rating = np.where(values > 0.35, ATAS, np.where(values < -0.75, BAWAH, SESUAI))
+        rating = np.where(values > 0.35, _ATAS, np.where(values < -0.75, _BAWAH, _SESUAI))
         e_rep = np.repeat(emp, len(CORE_VALUES))
         comp = mapped_comp.reshape(-1)
         flat_rating = rating.reshape(-1)
         flat_value = values.reshape(-1)
         with_text = rng.random(len(e_rep)) < 0.25
-        positive = (flat_rating == ATAS) | ((flat_rating == SESUAI) & (flat_value > -0.2))
-        text = np.where(positive, praise.draw(comp, rng), critique.draw(comp, rng))
-        text = decorate(text, lex.feedback_openers, 0.35, rng, prefix=True)
+        positive = (flat_rating == _ATAS) | ((flat_rating == _SESUAI) & (flat_value > -0.2))
+        praised = praise.draw(comp, rng)
+        criticised = critique.draw(comp, rng)
+        text = decorate(praised.where(positive, criticised), lex.feedback_openers, 0.35, rng, prefix=True)
+        texts.append(text.present(with_text))
         parts.append(
-            pd.DataFrame(
-                {
-                    Behaviour.nip: frame[Employees.nip].to_numpy()[e_rep],
-                    Behaviour.period: str(year),
-                    Behaviour.core_value: np.tile(np.array(CORE_VALUES, dtype=object), len(emp)),
-                    Behaviour.rating: flat_rating,
-                    Behaviour.feedback: where_present(with_text, text),
-                    "emp": e_rep,
-                    "comp": np.where(with_text, comp, -1),
-                }
-            )
+            {
+                "emp": e_rep.astype(np.int32),
+                "year": np.full(len(e_rep), year, dtype=np.int16),
+                "core": np.tile(np.arange(len(CORE_VALUES), dtype=np.int8), len(emp)),
+                "rating": flat_rating.astype(np.int8),
+                "comp": np.where(with_text, comp, -1).astype(np.int16),
+            }
         )
-    return pd.concat(parts, ignore_index=True), latent_by_year
+    columns = stack(parts)
+    years = list(mid_year)
+    behaviour = pd.DataFrame(
+        {
+            Behaviour.nip: people.nips(columns["emp"]),
+            Behaviour.period: categorical(np.searchsorted(years, columns["year"]), [str(y) for y in years]),
+            Behaviour.core_value: categorical(columns["core"], CORE_VALUES),
+            Behaviour.rating: categorical(columns["rating"], RATING3),
+            Behaviour.feedback: Texts.concat(texts).categorical(),
+            "emp": columns["emp"],
+            "comp": columns["comp"],
+        }
+    )
+    return behaviour, latent_by_year
+
+
+def _mean_gaps(
+    dense: np.ndarray, levels: LevelModel, emp: np.ndarray, technical: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean gap (true minus required level) of each employee's technical and of their national
+    standard competencies, a block of employees at a time."""
+    tech_gap, nat_gap = np.zeros(len(emp)), np.zeros(len(emp))
+    for low in range(0, len(emp), sampling.BLOCK_ROWS):
+        rows = emp[low : low + sampling.BLOCK_ROWS]
+        gap = dense[rows] - levels.required[rows]
+        std = levels.in_standard[rows]
+        part = slice(low, low + len(rows))
+        tech_gap[part] = np.where(std & technical, gap, 0).sum(1) / np.maximum((std & technical).sum(1), 1)
+        nat_gap[part] = np.where(std & ~technical, gap, 0).sum(1) / np.maximum((std & ~technical).sum(1), 1)
+    return tech_gap, nat_gap
 
 
 def generate_skp(
@@ -114,21 +143,20 @@ def generate_skp(
     mid_year: dict[int, np.ndarray],
     behaviour_latent: dict[int, tuple[np.ndarray, np.ndarray]],
 ) -> pd.DataFrame:
-    """SKP (plus emp): yearly ratings and, in the as-of year where the agency runs them, quarterly
-    ones; both rated within unit quotas."""
+    """SKP (plus emp; string columns as categoricals): yearly ratings and, in the as-of year where the
+    agency runs them, quarterly ones; both rated within unit quotas."""
     rng = config.rng("skp")
     frame = people.frame
     technical = np.array([g == "teknis" for g in world.competencies[Competencies.group]])
-    unit = frame[Employees.unit_id].to_numpy()
+    unit = people.unit_codes  # grouping by code is grouping by unit id, in the same order
     periodic_agency = world.agencies.set_index("instansi_id")["periodic_skp"]
-    periodic = periodic_agency.reindex(frame[Employees.instansi_id]).to_numpy()
-    parts = []
+    periodic = periodic_agency.reindex(frame[Employees.instansi_id]).to_numpy(dtype=bool)
+    predikat = np.array([[PREDIKAT.index(PREDIKAT_MATRIX[(h, p)]) for p in RATING3] for h in RATING3])
+    parts: list[dict[str, np.ndarray]] = []
+    period_names: list[str] = []
     for year, dense in mid_year.items():
         emp, beh = behaviour_latent[year]
-        gap = dense[emp] - levels.required[emp]
-        std = levels.in_standard[emp]
-        tech_gap = np.where(std & technical, gap, 0).sum(1) / np.maximum((std & technical).sum(1), 1)
-        nat_gap = np.where(std & ~technical, gap, 0).sum(1) / np.maximum((std & ~technical).sum(1), 1)
+        tech_gap, nat_gap = _mean_gaps(dense, levels, emp, technical)
         perf = 0.6 * tech_gap + 0.4 * nat_gap + 0.25 * frame["ability"].to_numpy()[emp]
         periods: list[tuple[str, float]] = [(str(year), 0.3)]
         if year == config.as_of.year:
@@ -147,18 +175,23 @@ def generate_skp(
             q_top_b, q_bottom_b = _unit_quotas(b_lat, unit[rows], rng)
             perilaku = _quota_rating(b_lat, unit[rows], q_top_b + 0.05, q_bottom_b * 0.6)
             keep = rng.random(len(rows)) > 0.05
+            period_names.append(period)
             parts.append(
-                pd.DataFrame(
-                    {
-                        Skp.nip: frame[Employees.nip].to_numpy()[rows][keep],
-                        Skp.period: period,
-                        Skp.hasil_kerja: hasil[keep],
-                        Skp.perilaku_kerja: perilaku[keep],
-                        Skp.predikat: [
-                            PREDIKAT_MATRIX[(h, p)] for h, p in zip(hasil[keep], perilaku[keep], strict=True)
-                        ],
-                        "emp": rows[keep],
-                    }
-                )
+                {
+                    "emp": rows[keep].astype(np.int32),
+                    "period": np.full(int(keep.sum()), len(period_names) - 1, dtype=np.int8),
+                    "hasil": hasil[keep].astype(np.int8),
+                    "perilaku": perilaku[keep].astype(np.int8),
+                }
             )
-    return pd.concat(parts, ignore_index=True)
+    columns = stack(parts)
+    return pd.DataFrame(
+        {
+            Skp.nip: people.nips(columns["emp"]),
+            Skp.period: categorical(columns["period"], period_names),
+            Skp.hasil_kerja: categorical(columns["hasil"], RATING3),
+            Skp.perilaku_kerja: categorical(columns["perilaku"], RATING3),
+            Skp.predikat: categorical(predikat[columns["hasil"], columns["perilaku"]], PREDIKAT),
+            "emp": columns["emp"],
+        }
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +15,7 @@ from rekomendasi.contract.schemas import (
     Assessments,
     Behaviour,
     Catalog,
-    CatalogCompetencies,
     DailyReports,
-    Employees,
     Feedback,
     Indicators,
     JpLog,
@@ -25,17 +23,19 @@ from rekomendasi.contract.schemas import (
     Skp,
     TrainingHistory,
 )
-from rekomendasi.contract.writing import write_chunks, write_table
+from rekomendasi.contract.writing import write_chunks
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.evidence import generate_evidence
-from rekomendasi.simulate.history import simulate_history
+from rekomendasi.simulate.history import History, simulate_history
 from rekomendasi.simulate.levels import LevelModel
-from rekomendasi.simulate.people import build_people
-from rekomendasi.simulate.truth import TRUTH_README, benefit_chunks, true_levels
-from rekomendasi.simulate.world import build_world
+from rekomendasi.simulate.people import People, build_people
+from rekomendasi.simulate.tables import categorical, sort_order, write_frame
+from rekomendasi.simulate.truth import TRUTH_README, benefit_chunks, text_competency, true_levels
+from rekomendasi.simulate.world import World, build_world
 
 # Sort keys give every table a stable row order, so files are byte-identical for a seed and
-# truth/text_competency row numbers point at the right rows.
+# truth/text_competency row numbers point at the right rows. Tables are held compact (string columns as
+# categoricals) and written in slices of their sorted order, so memory stays bounded at a million staff.
 _ORDER = {
     "assessments": [Assessments.nip, Assessments.assessed_on, Assessments.method, Assessments.competency_id],
     "skp": [Skp.nip, Skp.period],
@@ -105,93 +105,61 @@ def simulate(
     stage("people")
     people = build_people(config, world)
     stage("training history")
-    history = simulate_history(config, world, people)
+    history = simulate_history(config, world, people, keep_start_levels=False)
     stage("evidence")
     levels = LevelModel(config, world, people, history)
     evidence = generate_evidence(config, world, people, history, levels)
     final_levels = levels.dense(pd.Timestamp(config.as_of) + pd.Timedelta(days=1))
+    del levels
 
     stage("writing tables")
     ext = f".{config.fmt}"
-    frame = people.frame
-    nip = frame[Employees.nip].to_numpy()
-    catalog = world.catalog
     tables: dict[str, pd.DataFrame] = {
         "competencies": world.competencies,
         "positions": world.positions,
         "position_standards": world.standards,
-        "employees": frame,
-        "catalog": catalog,
+        "employees": people.frame,
+        "catalog": world.catalog,
         "catalog_competencies": world.catalog_competencies,
-        "assessments": evidence.assessments,
-        "skp": evidence.skp,
-        "behaviour": evidence.behaviour,
-        "indicators": evidence.indicators,
-        "daily_reports": evidence.daily_reports,
-        "feedback": evidence.feedback,
-        "public_feedback": evidence.public_feedback,
-        "jp_log": evidence.jp_log,
+        **{f.name: getattr(evidence, f.name) for f in fields(evidence)},
+        "training_history": _training_history(world, people, history),
     }
-    training = history.training.copy()
-    training[TrainingHistory.nip] = nip[training["emp"].to_numpy(dtype=np.int64)]
-    training[TrainingHistory.training_id] = catalog[Catalog.training_id].to_numpy()[
-        training["entry"].to_numpy(dtype=np.int64)
-    ]
-    satisfaction = training[TrainingHistory.satisfaction]
-    training[TrainingHistory.satisfaction] = pd.array(
-        np.where(satisfaction < 0, np.nan, satisfaction), dtype="Int64"
-    )
-    tables["training_history"] = training
-    text_truth = []
-    for name, unordered in tables.items():
-        table = unordered
-        if name in _ORDER:
-            table = unordered.sort_values(_ORDER[name], kind="stable").reset_index(drop=True)
+    del evidence  # each table is released once written
+    labelled: list[tuple[str, str, np.ndarray, np.ndarray]] = []
+    for name in list(tables):
+        table = tables.pop(name)
+        order = sort_order(table, _ORDER[name]) if name in _ORDER else None
         if name in _TEXT_COLUMNS:
-            labelled = np.flatnonzero(table["comp"].to_numpy() >= 0)
-            text_truth.append(
-                pd.DataFrame(
-                    {
-                        "table": name,
-                        "row": labelled + 1,
-                        "column": _TEXT_COLUMNS[name],
-                        "competency_id": np.array(world.competency_ids, dtype=object)[
-                            table["comp"].to_numpy()[labelled]
-                        ],
-                    }
-                )
-            )
-        columns = TABLES_BY_NAME[name].columns
-        write_table(table[columns], out / f"{name}{ext}")
-        rows[name] = len(table)
-    primary = world.catalog_competencies.drop_duplicates(CatalogCompetencies.training_id)
-    entries = catalog[Catalog.training_id]
-    text_truth.append(
-        pd.DataFrame(
-            {
-                "table": "catalog",
-                "row": entries.map({t: i + 1 for i, t in enumerate(entries)}).to_numpy()[
-                    entries.isin(primary[CatalogCompetencies.training_id]).to_numpy()
-                ],
-                "column": Catalog.description,
-                "competency_id": primary.set_index(CatalogCompetencies.training_id)
-                .reindex(entries)[CatalogCompetencies.competency_id]
-                .dropna()
-                .to_numpy(),
-            }
-        )
-    )
+            comp = table["comp"].to_numpy() if order is None else table["comp"].to_numpy()[order]
+            row = np.flatnonzero(comp >= 0)
+            labelled.append((name, _TEXT_COLUMNS[name], row + 1, comp[row]))
+        rows[name] = write_frame(table, out / f"{name}{ext}", TABLES_BY_NAME[name].columns, order)
+        del table, order
 
     stage("writing truth")
     truth = out / "truth"
     truth.mkdir(exist_ok=True)
     (truth / "README.md").write_text(TRUTH_README, encoding="utf-8")
-    write_table(true_levels(world, people, final_levels), truth / f"true_levels{ext}")
+    write_frame(true_levels(world, people, final_levels), truth / f"true_levels{ext}")
     rows["truth/benefit"] = write_chunks(
         benefit_chunks(world, people, history, final_levels), truth / f"benefit{ext}"
     )
-    write_table(pd.concat(text_truth, ignore_index=True), truth / f"text_competency{ext}")
-    write_table(world.agencies.drop(columns="weight"), truth / f"agencies{ext}")
-    write_table(catalog[[Catalog.training_id, "effect", "popularity"]], truth / f"catalog_effects{ext}")
+    write_frame(text_competency(world, labelled), truth / f"text_competency{ext}")
+    write_frame(world.agencies.drop(columns="weight"), truth / f"agencies{ext}")
+    write_frame(world.catalog[[Catalog.training_id, "effect", "popularity"]], truth / f"catalog_effects{ext}")
     stage("done")
     return SimulationSummary(out_dir=out, rows=rows, seconds=seconds)
+
+
+def _training_history(world: World, people: People, history: History) -> pd.DataFrame:
+    """The training history with its nip and training_id (categoricals) and satisfaction nullable."""
+    training = history.training.copy(deep=False)  # copy-on-write: the history's own frame stays as it is
+    satisfaction = training[TrainingHistory.satisfaction]
+    training[TrainingHistory.satisfaction] = pd.array(
+        np.where(satisfaction < 0, np.nan, satisfaction), dtype="Int64"
+    )
+    training[TrainingHistory.nip] = people.nips(training["emp"].to_numpy())
+    training[TrainingHistory.training_id] = categorical(
+        training["entry"].to_numpy(), list(world.catalog[Catalog.training_id])
+    )
+    return training

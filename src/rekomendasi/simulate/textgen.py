@@ -1,11 +1,69 @@
-"""Vectorised sampling of Indonesian phrases from the lexicon, keyed by competency index."""
+"""Vectorised sampling of Indonesian phrases from the lexicon, keyed by competency index.
+
+Generated text repeats a few thousand distinct strings millions of times, so a text column is held as
+:class:`Texts`, integer codes into a vocabulary, and becomes a categorical column (decoded only as it
+is written): a million-employee world keeps its tens of millions of texts at four bytes a row.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from rekomendasi.simulate.lexicon import lexicon
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """A text column: row i reads ``vocabulary[codes[i]]``, or is missing where ``codes[i]`` is -1.
+
+    Attributes:
+        codes: int32 [rows] positions in ``vocabulary``, -1 for a missing cell.
+        vocabulary: object [strings]; may hold duplicates (they merge in :meth:`categorical`).
+    """
+
+    codes: np.ndarray
+    vocabulary: np.ndarray
+
+    def where(self, mask: np.ndarray, other: Texts) -> Texts:
+        """This text where ``mask`` is True, ``other``'s elsewhere (row-aligned)."""
+        shifted = np.where(other.codes >= 0, other.codes + len(self.vocabulary), -1)
+        return Texts(
+            np.where(mask, self.codes, shifted).astype(np.int32),
+            np.concatenate([self.vocabulary, other.vocabulary]),
+        )
+
+    def present(self, mask: np.ndarray) -> Texts:
+        """The same text where ``mask`` is True and a missing cell elsewhere."""
+        return Texts(np.where(mask, self.codes, -1).astype(np.int32), self.vocabulary)
+
+    def strings(self) -> np.ndarray:
+        """Object array of the texts, None where missing (for small columns and tests)."""
+        return where_present(self.codes >= 0, self.vocabulary[np.maximum(self.codes, 0)])
+
+    def categorical(self) -> pd.Categorical:
+        """The column as a categorical over the distinct strings of the vocabulary (sorted)."""
+        distinct, inverse = np.unique(self.vocabulary.astype(str), return_inverse=True)
+        codes = np.where(self.codes >= 0, inverse.astype(np.int32)[np.maximum(self.codes, 0)], -1)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(distinct.astype(object), dtype=str))
+
+    @staticmethod
+    def concat(parts: Sequence[Texts]) -> Texts:
+        """Rows of ``parts`` one after the other."""
+        offsets = np.cumsum([0, *(len(p.vocabulary) for p in parts)])
+        codes = [np.where(p.codes >= 0, p.codes + off, -1) for p, off in zip(parts, offsets, strict=False)]
+        return Texts(
+            np.concatenate([np.zeros(0, np.int32), *codes]).astype(np.int32),
+            np.concatenate([np.zeros(0, dtype=object), *(p.vocabulary for p in parts)]),
+        )
+
+    @staticmethod
+    def of(values: Sequence[str], codes: np.ndarray) -> Texts:
+        """Row i reads ``values[codes[i]]``."""
+        return Texts(np.asarray(codes).astype(np.int32), np.array(values, dtype=object))
 
 
 class PhrasePool:
@@ -23,25 +81,30 @@ class PhrasePool:
             phrases.extend(items)
         self.phrases = np.array(phrases, dtype=object)
 
-    def draw(self, comp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def draw(self, comp: np.ndarray, rng: np.random.Generator) -> Texts:
         """One phrase per row for the competency indices in ``comp``."""
         pick = self.offset[comp] + (rng.random(len(comp)) * self.count[comp]).astype(np.int64)
-        return self.phrases[pick]
+        return Texts(pick.astype(np.int32), self.phrases)
 
 
 def decorate(
-    base: np.ndarray, extras: tuple[str, ...], share: float, rng: np.random.Generator, *, prefix: bool
-) -> np.ndarray:
-    """Add a generic filler before (``prefix``) or after each phrase for a ``share`` of rows."""
-    if not len(base):
+    base: Texts, extras: tuple[str, ...], share: float, rng: np.random.Generator, *, prefix: bool
+) -> Texts:
+    """Add a generic filler before (``prefix``, lower-casing the phrase's first letter) or after each
+    phrase for a ``share`` of rows."""
+    if not len(base.codes):
         return base
-    use = rng.random(len(base)) < share
-    filler = np.array(extras, dtype=object)[rng.integers(0, len(extras), len(base))]
-    if prefix:
-        text = pd.Series(base, dtype=object)
-        lowered = (text.str[:1].str.lower() + text.str[1:]).to_numpy(dtype=object)
-        return np.where(use, filler + " " + lowered, base)
-    return np.where(use, base + " " + filler, base)
+    use = rng.random(len(base.codes)) < share
+    filler = rng.integers(0, len(extras), len(base.codes))
+    # Vocabulary of every (phrase, filler or none) pair: phrase v with filler f is v * width + 1 + f.
+    width = len(extras) + 1
+    vocabulary = []
+    for phrase in base.vocabulary:
+        vocabulary.append(phrase)
+        lowered = phrase[:1].lower() + phrase[1:]
+        vocabulary.extend(f"{extra} {lowered}" if prefix else f"{phrase} {extra}" for extra in extras)
+    codes = base.codes.astype(np.int64) * width + np.where(use, 1 + filler, 0)
+    return Texts(np.where(base.codes >= 0, codes, -1).astype(np.int32), np.array(vocabulary, dtype=object))
 
 
 def where_present(mask: np.ndarray, values: np.ndarray) -> np.ndarray:

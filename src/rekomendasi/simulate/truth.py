@@ -8,10 +8,18 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.contract.enums import JENIS_JABATAN
-from rekomendasi.contract.schemas import Catalog, Employees, Positions, TrainingHistory, jenis_eligibility
+from rekomendasi.contract.schemas import (
+    Catalog,
+    CatalogCompetencies,
+    Employees,
+    Positions,
+    TrainingHistory,
+    jenis_eligibility,
+)
 from rekomendasi.simulate import dynamics
 from rekomendasi.simulate.history import History
 from rekomendasi.simulate.people import People
+from rekomendasi.simulate.tables import categorical
 from rekomendasi.simulate.world import World
 
 TRUTH_README = """# truth/ (simulated ground truth; never an input to any model)
@@ -59,13 +67,14 @@ empty). Use it to measure text-to-competency accuracy.
 
 
 def true_levels(world: World, people: People, final_levels: np.ndarray) -> pd.DataFrame:
-    """True levels at the as-of date for each employee's standard competencies."""
+    """True levels at the as-of date for each employee's standard competencies (nip and competency_id
+    as categoricals)."""
     required = world.required[people.frame["pos_idx"].to_numpy()]
     emp, comp = np.nonzero(required > 0)
     return pd.DataFrame(
         {
-            "nip": people.frame[Employees.nip].to_numpy()[emp],
-            "competency_id": np.array(world.competency_ids, dtype=object)[comp],
+            "nip": people.nips(emp),
+            "competency_id": categorical(comp, world.competency_ids),
             "required_level": required[emp, comp].astype(int),
             "true_level": np.round(final_levels[emp, comp], 3),
         }
@@ -93,29 +102,67 @@ def benefit_chunks(
     ongoing = training[training[TrainingHistory.status] == "enrolled"]
     enrolled = np.zeros(history.completed.shape, dtype=bool)
     enrolled[ongoing["emp"].to_numpy(dtype=np.int64), ongoing["entry"].to_numpy(dtype=np.int64)] = True
-    required_all = world.required[frame["pos_idx"].to_numpy()]
+    required_all = world.required[frame["pos_idx"].to_numpy()]  # [employee, competency]
     ability = frame["ability"].to_numpy()
-    training_ids = world.catalog[Catalog.training_id].to_numpy()[active]
+    training_ids = pd.CategoricalDtype(
+        pd.Index(world.catalog[Catalog.training_id].to_numpy(dtype=object)[active], dtype=str)
+    )
     n_active = len(active)
     for start in range(0, len(frame), chunk):
         emp = np.arange(start, min(start + chunk, len(frame)))
         e_rep = np.repeat(emp, n_active)
         t_rep = np.tile(np.arange(n_active), len(emp))
-        level = final_levels[e_rep[:, None], safe[t_rep]].astype(np.float64)
-        required = required_all[e_rep[:, None], safe[t_rep]].astype(np.float64)
+        # Row (employee i, entry t) is row i * n_active + t of each [employee, entry, slot] gather.
+        level = final_levels[emp][:, safe].reshape(-1, safe.shape[1]).astype(np.float64)
+        required = required_all[emp][:, safe].reshape(-1, safe.shape[1]).astype(np.float64)
         benefit = dynamics.pair_benefit(
             level, required, target_levels[t_rep], valid[t_rep], effect[t_rep], ability[e_rep]
         )
         eligible = (
-            eligible_jenis[jenis_idx[e_rep], t_rep]
-            & ~history.completed[e_rep, active[t_rep]]
-            & ~enrolled[e_rep, active[t_rep]]
-        )
+            eligible_jenis[jenis_idx[emp]] & ~history.completed[emp][:, active] & ~enrolled[emp][:, active]
+        ).reshape(-1)
         yield pd.DataFrame(
             {
-                "nip": frame[Employees.nip].to_numpy()[e_rep],
-                "training_id": training_ids[t_rep],
+                "nip": people.nips(e_rep),
+                "training_id": pd.Categorical.from_codes(t_rep, dtype=training_ids),
                 "eligible": eligible,
                 "benefit": np.round(benefit, 5),
             }
         )
+
+
+def text_competency(world: World, labelled: list[tuple[str, str, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """``truth/text_competency``: the ``(table, column, rows, competency indices)`` of each text table,
+    then the catalogue descriptions of entries with a primary competency (string columns as
+    categoricals)."""
+    catalog = world.catalog
+    primary = world.catalog_competencies.drop_duplicates(CatalogCompetencies.training_id)
+    entries = catalog[Catalog.training_id]
+    comp_index = {c: i for i, c in enumerate(world.competency_ids)}
+    catalog_rows = entries.map({t: i + 1 for i, t in enumerate(entries)}).to_numpy()[
+        entries.isin(primary[CatalogCompetencies.training_id]).to_numpy()
+    ]
+    catalog_comp = (
+        primary.set_index(CatalogCompetencies.training_id)
+        .reindex(entries)[CatalogCompetencies.competency_id]
+        .dropna()
+        .map(comp_index)
+        .to_numpy()
+    )
+    parts = [*labelled, ("catalog", Catalog.description, catalog_rows, catalog_comp)]
+    tables = [table for table, _, _, _ in parts]
+    columns = list(dict.fromkeys(column for _, column, _, _ in parts))
+    sizes = [len(rows) for _, _, rows, _ in parts]
+    return pd.DataFrame(
+        {
+            "table": categorical(np.repeat(np.arange(len(parts)), sizes), tables),
+            "row": np.concatenate([np.asarray(rows, dtype=np.int64) for _, _, rows, _ in parts]),
+            "column": categorical(
+                np.repeat([columns.index(column) for _, column, _, _ in parts], sizes), columns
+            ),
+            "competency_id": categorical(
+                np.concatenate([np.asarray(comp, dtype=np.int64) for _, _, _, comp in parts]),
+                world.competency_ids,
+            ),
+        }
+    )
