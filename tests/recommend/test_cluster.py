@@ -79,8 +79,8 @@ def test_score_and_batch_on_two_workers_equal_in_process(
     assert _digest(here) == _digest(there)
     assert ScoresStore(here).manifest["rows"] == ScoresStore(there).manifest["rows"] > 0
 
-    for suffix in (".csv", ".parquet"):
-        a, b = tmp_path / f"here{suffix}", tmp_path / f"there{suffix}"
+    for suffix in (".csv", ".parquet"):  # into directories that do not exist yet
+        a, b = tmp_path / "a" / f"here{suffix}", tmp_path / "b" / f"there{suffix}"
         done = batch_job(snapshot, registry, a, 5, OPTIONS, write_chunks)
         batch_job(snapshot, registry, b, 5, OPTIONS, write_chunks, runner=two_workers)
         assert a.read_bytes() == b.read_bytes()
@@ -88,14 +88,14 @@ def test_score_and_batch_on_two_workers_equal_in_process(
         assert done.rows == len(pd.read_csv(a) if suffix == ".csv" else pd.read_parquet(a))
     # The merged file holds exactly the rows of the in-memory table, in its order.
     reference = batch_table(ScoresStore(here), 5, {}).astype({"rank": "int64"})
-    merged = pd.read_parquet(tmp_path / "here.parquet")
+    merged = pd.read_parquet(tmp_path / "a" / "here.parquet")
     assert merged["nip"].is_monotonic_increasing
     pd.testing.assert_frame_equal(
         merged[["nip", "rank", "training_id", "score"]],
         reference[["nip", "rank", "training_id", "score"]],
         check_dtype=False,
     )
-    assert not list(tmp_path.glob(".rekomendasi-batch*")), "scratch directories were left behind"
+    assert not list(tmp_path.rglob(".rekomendasi-batch*")), "scratch directories were left behind"
 
 
 def _fails_for_b(agency: str) -> str:

@@ -72,6 +72,7 @@ def batch_job(
         options = dataclasses.replace(options, explained=0)
     # Next to the output, not in /tmp: on a cluster the workers write the store, and they see the
     # output's file system (they may not see this machine's /tmp).
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".rekomendasi-batch-", dir=out.parent) as scratch:
         root = store_root if store_root is not None else Path(scratch)
         path = score_job(snapshot, registry, root, options, progress, runner)
