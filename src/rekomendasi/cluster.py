@@ -135,7 +135,8 @@ class OnDask:
 
     Args:
         client: a connected ``distributed.Client``.
-        retries: further attempts of a failed partition (a worker that dies counts as a failure too).
+        retries: further attempts of a partition whose task raised (a dead worker's tasks are rerun by
+            the scheduler, up to Dask's ``allowed-failures``, then fail with ``KilledWorker``).
         in_flight: partitions submitted per worker before the first result is awaited.
     """
 

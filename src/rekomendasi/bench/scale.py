@@ -149,15 +149,13 @@ def national(points: Sequence[BatchPoint], workers: int = 16) -> dict[str, objec
     fitted seconds at 1 million and 4.8 million employees, and 4.8 million spread over ``workers``
     workers of the same speed (the partitions are independent agencies; the driver's share is in the
     fit, so this is an estimate, said as one)."""
-    by_runner: dict[str, list[BatchPoint]] = {}
-    for point in points:
-        by_runner.setdefault(point.dask, []).append(point)
-    fitted = [(max(p.workers for p in ps), d, slope(ps)) for d, ps in by_runner.items() if slope(ps)]
+    by_runner = _by_runner(points)
+    fitted = [
+        (max(p.workers for p in ps), d, fit) for d, ps in by_runner.items() if (fit := slope(ps)) is not None
+    ]
     if not fitted:
         return None
-    measured_workers, dask, fit = max(fitted, key=lambda f: f[0])
-    assert fit is not None
-    a, b = fit
+    measured_workers, dask, (a, b) = max(fitted, key=lambda f: f[0])
     at = {n: a * n**b for n in (1_000_000, NATIONAL)}
     spread = at[NATIONAL] * max(measured_workers, 1) / workers
     return {
@@ -169,6 +167,13 @@ def national(points: Sequence[BatchPoint], workers: int = 16) -> dict[str, objec
     }
 
 
+def _by_runner(points: Iterable[BatchPoint]) -> dict[str, list[BatchPoint]]:
+    by_runner: dict[str, list[BatchPoint]] = {}
+    for point in points:
+        by_runner.setdefault(point.dask, []).append(point)
+    return by_runner
+
+
 def plot(points: Sequence[BatchPoint], path: Path) -> Path:
     """The scaling curve: minutes against employees (log-log), one line per runner."""
     import matplotlib
@@ -177,9 +182,7 @@ def plot(points: Sequence[BatchPoint], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
-    by_runner: dict[str, list[BatchPoint]] = {}
-    for point in points:
-        by_runner.setdefault(point.dask, []).append(point)
+    by_runner = _by_runner(points)
     for dask, unordered in sorted(by_runner.items()):
         runs = sorted(unordered, key=lambda p: p.employees)
         label = "in process" if dask == "none" else dask
