@@ -58,6 +58,7 @@ def features(
                 progress=advance,
                 runner=where,
                 agencies=advance.count,
+                scratch=out_dir.parent,
             )
     snapshot = run.snapshot
     table = Table(title=f"snapshot as of {snapshot.as_of} in {out_dir}")

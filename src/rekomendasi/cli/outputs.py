@@ -133,7 +133,13 @@ def batch(
             console.print(f"agencies run {where.name}", highlight=False)
             with stages(SNAPSHOT_STAGES, f"recommendations for {data_dir}") as advance:
                 run = snapshot_job(
-                    settings, data_dir, date, progress=advance, runner=where, agencies=advance.count
+                    settings,
+                    data_dir,
+                    date,
+                    progress=advance,
+                    runner=where,
+                    agencies=advance.count,
+                    scratch=out.parent,
                 )
             with counted("ranking by agency") as progress:
                 result = batch_job(

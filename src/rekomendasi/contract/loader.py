@@ -89,17 +89,26 @@ class Dataset:
         Raises:
             QuarantineThresholdError: naming each table over the limit with its share and top reason.
         """
-        over = [r for r in self.reports if r.share_quarantined > max_share]
-        if over:
-            details = "; ".join(
-                f"{r.file}: {r.rows_quarantined} of {r.rows_read} rows ({r.share_quarantined:.1%})"
-                + (f", mostly '{r.top_reasons[0][0]}'" if r.top_reasons else "")
-                for r in over
-            )
-            raise QuarantineThresholdError(
-                f"too many rows failed the contract (limit {max_share:.1%} per table): {details}. "
-                "See the quarantine report, fix the export, or raise REKOMENDASI_MAX_QUARANTINE_SHARE."
-            )
+        enforce_quarantine_share(self.reports, max_share)
+
+
+def enforce_quarantine_share(reports: tuple[TableReport, ...], max_share: float) -> None:
+    """Raise when any table of ``reports`` quarantined more than ``max_share`` of its rows.
+
+    Raises:
+        QuarantineThresholdError: naming each table over the limit with its share and top reason.
+    """
+    over = [r for r in reports if r.share_quarantined > max_share]
+    if over:
+        details = "; ".join(
+            f"{r.file}: {r.rows_quarantined} of {r.rows_read} rows ({r.share_quarantined:.1%})"
+            + (f", mostly '{r.top_reasons[0][0]}'" if r.top_reasons else "")
+            for r in over
+        )
+        raise QuarantineThresholdError(
+            f"too many rows failed the contract (limit {max_share:.1%} per table): {details}. "
+            "See the quarantine report, fix the export, or raise REKOMENDASI_MAX_QUARANTINE_SHARE."
+        )
 
 
 def empty_table(spec: TableSpec) -> pd.DataFrame:
@@ -216,13 +225,14 @@ def read_checked(spec: TableSpec, path: Path) -> RawTable:
 
 
 def validate_rows(
-    spec: TableSpec, raw: RawTable, loaded: Mapping[str, pd.DataFrame]
+    spec: TableSpec, raw: RawTable, loaded: Mapping[str, pd.DataFrame], *, keep_row: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse and check every row of a checked file (or of one part of it: rows keep their ``_row``);
     return the clean typed rows (in file order) and the quarantine rows, sorted by row and column.
 
     Args:
         loaded: the tables its foreign keys refer to, already validated.
+        keep_row: the clean rows keep ``_row`` as their first column.
     """
     frame = raw.frame
     issues: list[pd.DataFrame] = [
@@ -260,7 +270,7 @@ def validate_rows(
     )
     table_issues.insert(0, "table", spec.name)
     keep = ~typed[ROW].isin(table_issues["row"])
-    clean = typed.loc[keep, spec.columns].reset_index(drop=True)
+    clean = typed.loc[keep, [ROW, *spec.columns] if keep_row else spec.columns].reset_index(drop=True)
     return clean, table_issues.reset_index(drop=True)
 
 
@@ -421,6 +431,7 @@ __all__ = [
     "Dataset",
     "TableReport",
     "empty_table",
+    "enforce_quarantine_share",
     "load_dataset",
     "locate_files",
     "read_checked",

@@ -57,21 +57,37 @@ def as_of_view(dataset: Dataset, as_of: dt.date) -> dict[str, pd.DataFrame]:
     employees who entered after ``as_of`` are not yet employees; a training completed after ``as_of``
     is still ``enrolled`` on that day.
     """
+    return as_of_tables(dataset.tables, as_of)
+
+
+def as_of_tables(given: Mapping[str, pd.DataFrame], as_of: dt.date) -> dict[str, pd.DataFrame]:
+    """:func:`as_of_view` of some of a dataset's tables (those in ``given``; e.g. one agency's rows).
+
+    Every rule is row by row, so the view of part of a table is that part of the table's view. Columns
+    beyond the contract's (such as ``_row``) are kept.
+    """
     cutoff = pd.Timestamp(as_of)
-    tables: dict[str, pd.DataFrame] = dict(dataset.tables)
+    tables: dict[str, pd.DataFrame] = dict(given)
     for name, column in DATE_COLUMNS.items():
+        if name not in tables:
+            continue
         frame = tables[name]
         tables[name] = frame[frame[column] <= cutoff].reset_index(drop=True)
     for name, column in PERIOD_COLUMNS.items():
+        if name not in tables:
+            continue
         frame = tables[name]
         ends = period_end(frame[column])
         tables[name] = (
             frame[ends <= cutoff].assign(**{PERIOD_END: ends[ends <= cutoff]}).reset_index(drop=True)
         )
-    employees = tables["employees"]
-    tables["employees"] = employees[
-        employees[Employees.entry_date].isna() | (employees[Employees.entry_date] <= cutoff)
-    ].reset_index(drop=True)
+    if "employees" in tables:
+        employees = tables["employees"]
+        tables["employees"] = employees[
+            employees[Employees.entry_date].isna() | (employees[Employees.entry_date] <= cutoff)
+        ].reset_index(drop=True)
+    if "training_history" not in tables:
+        return tables
     history = tables["training_history"].copy()
     later = history[TrainingHistory.completed_on] > cutoff
     history.loc[later, TrainingHistory.status] = "enrolled"

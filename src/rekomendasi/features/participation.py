@@ -19,7 +19,7 @@ import pandas as pd
 from rekomendasi.contract.schemas import Employees, Positions, TrainingHistory
 from rekomendasi.features.schemas import EntryOutcomes, PeerUptake, Roster, Taken
 
-_FINISHED = ("completed", "dropped", "failed")
+FINISHED = ("completed", "dropped", "failed")
 _TAKEN = ("enrolled", "completed")
 
 
@@ -56,7 +56,7 @@ def taken(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def entry_outcomes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Per entry with finished enrolments: takers, completion rate, mean score and satisfaction."""
     history = tables["training_history"]
-    finished = history[history[TrainingHistory.status].isin(_FINISHED)]
+    finished = history[history[TrainingHistory.status].isin(FINISHED)]
     stats = finished.groupby(TrainingHistory.training_id, sort=True).agg(
         takers=(TrainingHistory.nip, "size"),
         completion_rate=(TrainingHistory.status, lambda s: float((s == "completed").mean())),

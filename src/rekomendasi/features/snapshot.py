@@ -39,7 +39,7 @@ from rekomendasi.features.partition import (
 from rekomendasi.features.performance import unit_satisfaction, with_talent_grid
 from rekomendasi.features.spec import EvidenceSpec
 from rekomendasi.features.textevidence import scored_texts, standard_masks
-from rekomendasi.features.textmap import fit_text_model
+from rekomendasi.features.textmap import TextModel, fit_text_model
 from rekomendasi.rowgroups import NipRows
 from rekomendasi.text import TextEncoder
 
@@ -181,41 +181,99 @@ def build_snapshot(
         PartitionFailed: an agency failed on every attempt (its name is in the message).
     """
 
-    def stage(name: str) -> None:
-        if progress is not None:
-            progress(name)
-
+    stage = stage_calls(progress)
     run = runner or InProcess()
     stage("point-in-time view")
     tables = as_of_view(dataset, as_of)
     stage("text model")
     text_model = fit_text_model(tables, spec, encoder)
-    context = FeatureContext(
-        as_of=as_of,
-        spec=spec,
-        text_model=text_model.shipped(scored_texts(tables)),
-        masks=standard_masks(tables, text_model),
-        tables={name: tables[name] for name in SHARED_TABLES},
-        unit_score=unit_satisfaction(tables["public_feedback"]),
-    )
+    context = feature_context(tables, as_of, spec, text_model, scored_texts(tables))
     stage("per-agency features")
     outcomes = entry_outcomes(tables)  # before the cut: its means follow the order of the rows
     parts = AgencyParts(tables, dataset["employees"])
     shared = run.share(context)
+    results = run.map(agency_features, parts, shared, total=len(parts), progress=agencies)
+    return assemble(
+        (part for _, part in results),
+        context,
+        text_model,
+        encoder,
+        stage,
+        outcomes=lambda: outcomes,
+        history=lambda: tables["training_history"],  # counts: the same in agency order
+        fingerprint=lambda: data_fingerprint(dataset),
+    )
+
+
+def stage_calls(progress: Callable[[str], None] | None) -> Callable[[str], None]:
+    """A function that passes each stage's name to ``progress`` (and does nothing without one)."""
+
+    def stage(name: str) -> None:
+        if progress is not None:
+            progress(name)
+
+    return stage
+
+
+def feature_context(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: dt.date,
+    spec: EvidenceSpec,
+    text_model: TextModel,
+    texts: Iterable[list[str]],
+) -> FeatureContext:
+    """What every agency's part needs, from the point-in-time view's shared tables and public feedback.
+
+    Args:
+        texts: the distinct texts the agencies will score, batched as a whole-table build scores them
+            (:func:`~rekomendasi.features.textevidence.scored_texts`; read only when they are embedded).
+    """
+    return FeatureContext(
+        as_of=as_of,
+        spec=spec,
+        text_model=text_model.shipped(texts),
+        masks=standard_masks(tables, text_model),
+        tables={name: tables[name] for name in SHARED_TABLES},
+        unit_score=unit_satisfaction(tables["public_feedback"]),
+    )
+
+
+def assemble(
+    results: Iterable[AgencyFeatures],
+    context: FeatureContext,
+    text_model: TextModel,
+    encoder: TextEncoder | None,
+    stage: Callable[[str], None],
+    *,
+    outcomes: Callable[[], pd.DataFrame],
+    history: Callable[[], pd.DataFrame],
+    fingerprint: Callable[[], str],
+) -> Snapshot:
+    """The snapshot from every agency's part, in agency order: the gaps' prior and calibrations fitted
+    on the evidence they sent, each agency's estimates, the parts gathered in nip order.
+
+    Args:
+        outcomes: how each entry fared (:func:`~rekomendasi.features.participation.entry_outcomes`),
+            asked for once every agency is done.
+        history: the training history the peers' uptake counts (its finished rows at least).
+        fingerprint: the data's fingerprint.
+    """
+    spec, as_of = context.spec, context.as_of
     done: dict[str, list[pd.DataFrame]] = {f.name: [] for f in fields(AgencyFeatures)}
-    for _, part in run.map(agency_features, parts, shared, total=len(parts), progress=agencies):
+    for part in results:
         for name, frames in done.items():
             frames.append(getattr(part, name))
     stage("competency gaps")
     evidence = done.pop("evidence")
     gap_model = fit_gap_model(pd.concat([calibration_rows(e) for e in evidence]), spec)
     done["competency_gaps"] = []
+    competencies = context.tables["competencies"]
     while evidence:  # each agency's evidence is let go once it has its estimates
         estimates = finish_gaps(evidence.pop(0), gap_model, spec)
         done["competency_gaps"].append(estimates)
         # Taken from the front, put back at the end: after every agency, all have their talent grid.
         perf = done["performance"].pop(0)
-        done["performance"].append(with_talent_grid(perf, estimates, tables["competencies"], spec))
+        done["performance"].append(with_talent_grid(perf, estimates, competencies, spec))
     # Each table gathered lets its parts go (a snapshot's worth of memory, not two).
     gathered = {name: _gathered(done.pop(name)) for name in PER_EMPLOYEE}
     people = gathered["roster"]
@@ -224,7 +282,7 @@ def build_snapshot(
         "as_of": as_of.isoformat(),
         "rekomendasi_version": __version__,
         "spec_sha256": hashlib.sha256(json.dumps(spec.model_dump(), sort_keys=True).encode()).hexdigest(),
-        "data_fingerprint": data_fingerprint(dataset),
+        "data_fingerprint": fingerprint(),
         "text_model": encoder.model_name if encoder is not None else None,
         "text_validation": text_model.validation,
         "calibrations": [asdict(c) for c in gap_model.calibrations],
@@ -239,11 +297,11 @@ def build_snapshot(
         mandatory=gathered["mandatory"],
         text_profile=gathered["text_profile"],
         taken=gathered["taken"],
-        entry_outcomes=outcomes,
-        peer_uptake=peer_uptake(tables, people),  # counts: the same in agency order
-        catalog=tables["catalog"].reset_index(drop=True),
-        catalog_competencies=tables["catalog_competencies"].reset_index(drop=True),
-        competencies=tables["competencies"].reset_index(drop=True),
+        entry_outcomes=outcomes(),
+        peer_uptake=peer_uptake({"training_history": history()}, people),
+        catalog=context.tables["catalog"].reset_index(drop=True),
+        catalog_competencies=context.tables["catalog_competencies"].reset_index(drop=True),
+        competencies=competencies.reset_index(drop=True),
         manifest=manifest,
     )
     del gathered

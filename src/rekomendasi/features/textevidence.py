@@ -112,15 +112,21 @@ def scored_texts(tables: Mapping[str, pd.DataFrame]) -> Iterator[list[str]]:
     """The distinct texts that :func:`row_competencies` (indicators, then feedback) and
     :func:`text_profile` score over ``tables``, one list per call of :func:`assign`, in the order a
     whole-table build makes them (what :meth:`TextModel.shipped` embeds)."""
+    yield from (texts for texts in scored_text_sources(tables) if texts)
+
+
+def scored_text_sources(tables: Mapping[str, pd.DataFrame]) -> list[list[str]]:
+    """:func:`scored_texts` with a list for every source, empty where the tables give it no text (so
+    that the lists of several agencies line up)."""
+    sources = []
     for name, column in TAGGED.items():
         frame = tables[name]
         untagged = _untagged(frame, column)
-        if untagged.any():
-            yield factorized(frame.loc[untagged, column])[1]
+        sources.append(factorized(frame.loc[untagged, column])[1] if untagged.any() else [])
     for name, column in TEXT_SOURCES.items():
         rows = _profile_rows(tables, name)
-        if not rows.empty:
-            yield factorized(rows[column])[1]
+        sources.append(factorized(rows[column])[1] if not rows.empty else [])
+    return sources
 
 
 def _untagged(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rekomendasi.contract import Dataset, load_dataset
+from rekomendasi.contract.byagency import latest_skp_year
 from rekomendasi.features import EvidenceSpec, load_spec
 from rekomendasi.ranking.train import TrainConfig, load_train_config
 from rekomendasi.settings import Settings
@@ -71,14 +72,18 @@ def as_of_date(settings: Settings, dataset: Dataset, given: dt.date | None = Non
     """The as-of date of every job, by one rule: ``given`` (the ``--as-of`` option), else
     ``REKOMENDASI_AS_OF``, else 31 December of the latest SKP year in the data, but never after today
     (a year still in progress is cut at today), else today."""
+    return as_of_rule(settings, latest_skp_year(dataset["skp"]), given)
+
+
+def as_of_rule(settings: Settings, latest_year: int | None, given: dt.date | None = None) -> dt.date:
+    """:func:`as_of_date` from the latest SKP year of the data (None without SKP)."""
     if given is not None:
         return given
     if settings.as_of is not None:
         return settings.as_of
     today = dt.date.today()
-    periods = dataset["skp"]["period"].dropna()
-    if len(periods):
-        return min(dt.date(int(periods.str[:4].astype(int).max()), 12, 31), today)
+    if latest_year is not None:
+        return min(dt.date(latest_year, 12, 31), today)
     return today
 
 

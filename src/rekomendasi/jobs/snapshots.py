@@ -5,16 +5,19 @@ roster of a written one."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from rekomendasi.cluster import Progress, Runner
+from rekomendasi.cluster import InProcess, Progress, Runner
 from rekomendasi.contract import Dataset
+from rekomendasi.contract.byagency import load_by_agency
 from rekomendasi.errors import ModelNotReady
 from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot, read_snapshot, write_snapshot
+from rekomendasi.features.byagency import build_snapshot_by_agency
 from rekomendasi.features.quality import estimation_quality, text_accuracy
 from rekomendasi.features.schemas import Roster
 from rekomendasi.features.textmap import fit_text_model
@@ -22,6 +25,7 @@ from rekomendasi.jobs.inputs import (
     ConfigFile,
     Stage,
     as_of_date,
+    as_of_rule,
     data_dir,
     evidence_spec,
     load_data,
@@ -43,7 +47,7 @@ class SnapshotRun:
     """
 
     data_dir: Path
-    dataset: Dataset
+    dataset: Dataset | None  # None when the data was loaded by agency
     snapshot: Snapshot
     spec: EvidenceSpec
     spec_file: ConfigFile
@@ -61,9 +65,14 @@ def snapshot_job(
     dataset: Dataset | None = None,
     runner: Runner | None = None,
     agencies: Progress | None = None,
+    scratch: Path | None = None,
 ) -> SnapshotRun:
     """Load the data (unless ``dataset`` is given), build the snapshot of the as-of date, and write it to
     ``out`` when given. The manifest records the evidence spec's file (``spec_path``, ``spec_file_sha256``).
+
+    With ``scratch``, the data is loaded by agency (:mod:`rekomendasi.contract.byagency`) into a
+    temporary directory under it, removed at the end: the driver never holds the tables keyed by NIP
+    (the national jobs, ``features``, ``score`` and ``batch``). The snapshot is the same either way.
 
     Args:
         data: the data directory (default ``REKOMENDASI_DATA_DIR``).
@@ -72,10 +81,13 @@ def snapshot_job(
         progress: called with each stage's name (:data:`SNAPSHOT_STAGES` calls).
         runner: where the agencies' per-employee stages run (default: in this process); the snapshot is
             the same either way.
-        agencies: called with (agencies done, agencies in all) as they finish.
+        agencies: called with (agencies done, agencies in all) as they finish (and with tables loaded
+            of tables in all while loading by agency).
+        scratch: where the load by agency writes the agencies' rows; on a cluster, every worker must
+            see it.
 
     Raises:
-        ConfigError: the evidence spec is missing or invalid.
+        ConfigError: the evidence spec is missing or invalid, or a worker does not see ``scratch``.
         DataContractError: the data breaks the contract.
         PartitionFailed: an agency failed on every attempt (named in the message).
     """
@@ -94,11 +106,21 @@ def snapshot_job(
 
     if progress is not None:
         progress("load data")
-    if dataset is None:
-        dataset = load_data(settings, directory)
-    date = as_of_date(settings, dataset, as_of)
     encoder = text_encoder(settings, embeddings)
-    snapshot = build_snapshot(dataset, date, spec, encoder, timed, runner, agencies)
+    if dataset is None and scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".rekomendasi-load-", dir=scratch) as parts:
+            (runner or InProcess()).visible(Path(parts))
+            loaded = load_by_agency(
+                directory, Path(parts), max_quarantine_share=settings.max_quarantine_share, on_table=agencies
+            )
+            date = as_of_rule(settings, loaded.latest_skp_year, as_of)
+            snapshot = build_snapshot_by_agency(loaded, date, spec, encoder, timed, runner, agencies)
+    else:
+        if dataset is None:
+            dataset = load_data(settings, directory)
+        date = as_of_date(settings, dataset, as_of)
+        snapshot = build_snapshot(dataset, date, spec, encoder, timed, runner, agencies)
     timed("done")
     snapshot.manifest["spec_path"] = str(spec_file.path)
     snapshot.manifest["spec_file_sha256"] = spec_file.sha256
@@ -131,7 +153,14 @@ def scoring_snapshot(
     if data is None:
         return read_snapshot(snapshot_dir), None
     run = snapshot_job(
-        settings, data, as_of, out=snapshot_dir, progress=progress, runner=runner, agencies=agencies
+        settings,
+        data,
+        as_of,
+        out=snapshot_dir,
+        progress=progress,
+        runner=runner,
+        agencies=agencies,
+        scratch=snapshot_dir.parent,
     )
     return run.snapshot, run
 
@@ -183,6 +212,7 @@ def evaluate_features_job(
         DataContractError: the data breaks the contract, or has no ``truth/``.
     """
     run = snapshot_job(settings, data, as_of, embeddings, progress=progress)
+    assert run.dataset is not None  # loaded whole: no scratch was given
     levels = estimation_quality(run.snapshot, run.dataset)
     text_model = fit_text_model(run.dataset.tables, run.spec, text_encoder(settings, embeddings))
     return FeatureQuality(run.snapshot.as_of, run.spec_file, levels, text_accuracy(text_model, run.dataset))
