@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.errors as pa_errors
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from rekomendasi.contract.filechecks import refuse_duplicate_keys, refuse_numeric_nips
 from rekomendasi.contract.reading import ROW, RawTable, read_raw
@@ -404,7 +406,7 @@ def _foreign_key_issues(
             continue
         ref_table, ref_column = fk.split(".")
         known = loaded[ref_table][ref_column]
-        bad = typed[column].notna() & ~typed[column].isin(known)
+        bad = typed[column].notna() & ~_isin(typed[column], known)
         if bad.any():
             qualifier = " (or quarantined there)" if len(known) else ""
             out.append(
@@ -416,6 +418,16 @@ def _foreign_key_issues(
                 )
             )
     return pd.concat(out, ignore_index=True) if out else _no_issues()
+
+
+def _isin(values: pd.Series, known: pd.Series) -> pd.Series:
+    """``values.isin(known)``, hashed by Arrow: pandas' ``isin`` on Arrow strings first turns ``known``
+    into a Python list, which a table validated in chunks against a million employees pays per chunk."""
+    try:
+        found = pc.is_in(pa.array(values), value_set=pa.array(known))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return values.isin(known)  # mixed or unusual types (hand-made frames): pandas' way
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
 
 
 def write_quarantine(dataset: Dataset, path: Path) -> Path:

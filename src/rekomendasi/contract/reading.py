@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -192,13 +193,14 @@ def _arrow_to_text(column: pa.ChunkedArray) -> pd.Series:
             pd.Series(column.to_pandas(), dtype="boolean").map({True: "true", False: "false"}).astype("str")
         )
     elif pa.types.is_floating(kind):
-        values = column.to_pandas()
-        # Integral floats (an int column with nulls, as pandas writes it) read back as integers.
-        return values.map(
-            lambda v: (
-                None
-                if pd.isna(v)
-                else (str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v)))
-            )
-        ).astype("str")
+        # Each distinct value rendered once (a column of levels or scores has few).
+        codes, distinct = pd.factorize(column.to_pandas())
+        texts = np.array([_float_text(float(v)) for v in distinct] + [None], dtype=object)
+        return pd.Series(texts[codes], dtype="str")
     return pd.Series(pc.cast(column, pa.string()).to_pandas(), dtype="str")
+
+
+def _float_text(value: float) -> str:
+    """A float as the contract's text: integral floats (an int column with nulls, as pandas writes it)
+    read back as integers."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
