@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,8 +136,8 @@ class OnDask:
 
     Args:
         client: a connected ``distributed.Client``.
-        retries: further attempts of a partition whose task raised (a dead worker's tasks are rerun by
-            the scheduler, up to Dask's ``allowed-failures``, then fail with ``KilledWorker``).
+        retries: further attempts of a partition whose task failed: it raised, or the worker holding it
+            died (the partition is sent again from the driver, to a live worker).
         in_flight: partitions submitted per worker before the first result is awaited.
     """
 
@@ -168,36 +169,48 @@ class OnDask:
         order: list[str] = []
         results: dict[str, Any] = {}
         running = as_completed(with_results=False)
-        agency_of: dict[object, str] = {}
+        # What is in flight, kept here until it is done: a partition lives on the one worker that runs it,
+        # so when that worker dies the driver sends it again (Dask cannot rerun a task whose input died).
+        flying: dict[object, tuple[str, Any, int]] = {}
         window = max(1, self.workers()) * self.in_flight
         done = 0
+
+        def send(agency: str, partition: Any, attempt: int) -> None:
+            # In a list: a dict would be scattered as one future per key, named by the key, so every
+            # agency's "roster" would be one and the same.
+            for wait in (0.5, 1, 2, 4, None):  # a worker that just died may still be chosen: pick again
+                try:
+                    [data] = self.client.scatter([partition], hash=False)
+                    break
+                except OSError as err:  # the connection to it closed (CommClosedError)
+                    if wait is None:
+                        raise failure(agency, err, attempts=attempt) from err
+                    time.sleep(wait)
+            future = self.client.submit(function, data, *shared, pure=False, key=_key(function, agency))
+            flying[future.key] = (agency, partition, attempt)
+            running.add(future)
 
         def submit() -> bool:
             item = next(todo, None)
             if item is None:
                 return False
-            agency, partition = item
-            order.append(agency)
-            # One worker holds it and the task runs there. In a list: a dict would be scattered as one
-            # future per key, named by the key, so every agency's "roster" would be one and the same.
-            [data] = self.client.scatter([partition], hash=False)
-            future = self.client.submit(
-                function, data, *shared, retries=self.retries, pure=False, key=_key(function, agency)
-            )
-            agency_of[future.key] = agency
-            running.add(future)
+            order.append(item[0])
+            send(*item, attempt=1)
             return True
 
-        while len(agency_of) < window and submit():
+        while len(flying) < window and submit():
             pass
         nxt = 0
         try:
             for future in running:
-                agency = agency_of[future.key]
+                agency, partition, attempt = flying.pop(future.key)
                 try:
                     results[agency] = future.result()
-                except Exception as err:  # the task's own error, or KilledWorker when its workers died
-                    raise failure(agency, err, attempts=self.retries + 1) from err
+                except Exception as err:  # the task's own error, or its worker died (lost or killed)
+                    if attempt <= self.retries:
+                        send(agency, partition, attempt + 1)
+                        continue
+                    raise failure(agency, err, attempts=attempt) from err
                 finally:
                     future.release()
                 done += 1

@@ -137,6 +137,39 @@ def test_a_partition_that_fails_once_is_retried_and_kept(two_workers: Runner, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == agencies
 
 
+def _kills_its_worker(item: tuple[str, str, bool]) -> str:
+    """Kill the worker process running it (once, or every time)."""
+    agency, marker, always = item
+    flag = Path(marker) / agency
+    if agency == "agency-1" and (always or not flag.exists()):
+        flag.touch()
+        os._exit(1)  # no exception, no goodbye: the process is gone, as after an out-of-memory kill
+    return agency
+
+
+@pytest.fixture()
+def fragile_workers() -> Iterator[Runner]:
+    """Two workers of their own: the tests kill them (their nannies start new ones)."""
+    with runner("local:2") as run:
+        yield run
+    get_settings.cache_clear()
+
+
+def test_a_worker_that_dies_is_replaced_and_its_agency_rerun(fragile_workers: Runner, tmp_path: Path) -> None:
+    agencies = [f"agency-{i}" for i in range(4)]
+    items = [(a, (a, str(tmp_path), False)) for a in agencies]
+    assert list(fragile_workers.map(_kills_its_worker, items)) == [(a, a) for a in agencies]
+    assert (tmp_path / "agency-1").exists()  # it did kill a worker
+
+
+def test_an_agency_that_keeps_killing_workers_is_named(fragile_workers: Runner, tmp_path: Path) -> None:
+    items = [(a, (a, str(tmp_path), True)) for a in ("agency-0", "agency-1")]
+    assert isinstance(fragile_workers, OnDask)
+    attempts = fragile_workers.retries + 1
+    with pytest.raises(PartitionFailed, match=rf"agency agency-1 failed after {attempts} attempts"):
+        list(fragile_workers.map(_kills_its_worker, items))
+
+
 def test_a_store_whose_agency_fails_leaves_nothing(served_home: Path, tmp_path: Path) -> None:
     class Broken:
         def predict(self, X: object, num_threads: int = 0) -> object:
