@@ -195,6 +195,10 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 
+GAP_OPEN = 0.05
+"""A gap larger than this is open: :func:`reason` says the entry closes it."""
+
+
 class _Koma(float):
     """A number written the Indonesian way inside a sentence: a decimal comma (``1,5``)."""
 
@@ -227,7 +231,7 @@ def reason(gaps: Sequence[GapAddressed], lang: Lang = "id", levels: bool = True)
         return _say("gap", lang, name=g.name, est=est, req=g.required_level)
 
     and_word = " and " if lang == "en" else " dan "
-    open_gaps = [g for g in gaps if g.gap > 0.05]
+    open_gaps = [g for g in gaps if g.gap > GAP_OPEN]
     if open_gaps:
         if not levels:
             return _say("close_plain", lang, named=and_word.join(g.name for g in open_gaps[:2]))

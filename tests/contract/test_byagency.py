@@ -117,6 +117,14 @@ def test_an_absent_or_empty_table_reads_as_empty_parts(world_copy: Path, tmp_pat
             r"daily_reports\.csv: missing required column\(s\) \['minutes'\]",
             id="missing-column",
         ),
+        pytest.param(
+            lambda d: (
+                edit_csv(d, "public_feedback", lambda f: f.drop(columns=["score"])),
+                edit_csv(d, "assessments", lambda f: f.drop(columns=["level"])),
+            ),
+            r"assessments\.csv: missing required column",
+            id="two-broken-files-the-first-in-order",
+        ),
     ],
 )
 def test_file_level_problems_stop_the_load_by_agency_as_the_whole_load(

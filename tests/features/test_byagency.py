@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pandas.testing as pdt
 import pytest
 
 from rekomendasi.cluster import Runner
@@ -40,7 +41,7 @@ def _by_agency(
     data_dir: Path, scratch: Path, spec: EvidenceSpec, encoder: object = None, runner: Runner | None = None
 ) -> Snapshot:
     scratch.mkdir(exist_ok=True)
-    data = load_by_agency(data_dir, scratch, max_quarantine_share=None, chunk_rows=500)
+    data = load_by_agency(data_dir, scratch, max_quarantine_share=None, chunk_rows=500, runner=runner)
     return build_snapshot_by_agency(data, AS_OF, spec, encoder, runner=runner)  # type: ignore[arg-type]
 
 
@@ -72,6 +73,22 @@ def test_by_agency_on_two_workers(
     there = _by_agency(many_dir, tmp_path / "there", spec, runner=two_workers)
     _assert_same(here, there)
     assert here.manifest == there.manifest
+    # The load itself on the workers (a table per task): the same quarantine, reports and parts.
+    (tmp_path / "load-here").mkdir()
+    (tmp_path / "load-there").mkdir()
+    loads = [
+        load_by_agency(many_dir, tmp_path / "load-here", max_quarantine_share=None, chunk_rows=500),
+        load_by_agency(
+            many_dir, tmp_path / "load-there", max_quarantine_share=None, chunk_rows=500, runner=two_workers
+        ),
+    ]
+    assert len(loads[0].quarantine) > 0  # the rows of a NIP nobody employs
+    pdt.assert_frame_equal(loads[0].quarantine, loads[1].quarantine)
+    assert loads[0].reports == loads[1].reports and loads[0].fingerprint() == loads[1].fingerprint()
+    for code in range(len(loads[0].agencies)):
+        pdt.assert_frame_equal(
+            loads[0].parts.read("daily_reports", code), loads[1].parts.read("daily_reports", code)
+        )
 
 
 def test_by_agency_embeds_the_texts_of_a_whole_build(

@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rekomendasi.cluster import InProcess, Runner
 from rekomendasi.contract.loader import (
     QUARANTINE_COLUMNS,
     TableReport,
@@ -40,6 +41,7 @@ from rekomendasi.contract.loader import (
 )
 from rekomendasi.contract.reading import ROW, RawTable
 from rekomendasi.contract.schemas import TABLES, TABLES_BY_NAME, Employees, Skp, TableSpec
+from rekomendasi.errors import DataContractError
 
 logger = logging.getLogger(__name__)
 
@@ -159,15 +161,22 @@ def load_by_agency(
     max_quarantine_share: float | None,
     on_table: Callable[[int, int], None] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    runner: Runner | None = None,
 ) -> AgencyData:
     """Read, parse and validate every table of a data directory as
     :func:`~rekomendasi.contract.loader.load_dataset` does, writing the rows of the
     :data:`PARTITIONED` tables by agency into ``scratch`` (an empty directory the caller removes).
 
+    The small tables are loaded here first; the partitioned ones, which refer to them, then load on
+    ``runner`` (each table a task: on a cluster, several tables at once; every worker must see
+    ``scratch``). A file-level problem raises the error the whole load would: the first table's, in the
+    contract's order.
+
     Args:
         max_quarantine_share: as for ``load_dataset``.
         on_table: called with (tables done, tables in all) after each table.
         chunk_rows: rows validated at a time.
+        runner: where the partitioned tables load (default: in this process, one after the other).
 
     Raises:
         DataContractError: a file-level problem.
@@ -176,34 +185,56 @@ def load_by_agency(
     data_dir = Path(data_dir)
     files = locate_files(data_dir)
     whole: dict[str, pd.DataFrame] = {}
-    groups: dict[str, dict[int, tuple[int, ...]]] = {}
-    issues: list[pd.DataFrame] = []
-    reports: list[TableReport] = []
-    agencies = np.array([], dtype=object)
-    latest: int | None = None
-    for done, spec in enumerate(TABLES, 1):
-        path = files.get(spec.name)
+    loaded: dict[str, tuple[int, pd.DataFrame | None]] = {}
+    refused: dict[str, DataContractError] = {}
+    done = 0
+    for spec in TABLES:
         if spec.name in PARTITIONED:
-            kept, table_issues, groups[spec.name] = _write_by_agency(
-                spec, path, whole, agencies, scratch, chunk_rows
-            )
-            if spec.name == "skp" and path is not None:
-                latest = _latest_of(scratch / "skp.parquet")
-        elif path is None:
-            whole[spec.name], kept, table_issues = empty_table(spec), 0, None
-        else:
-            whole[spec.name], table_issues = validate_rows(spec, read_checked(spec, path), whole)
-            kept = len(whole[spec.name])
-        if spec.name == "employees":
-            agencies = np.unique(whole["employees"][Employees.instansi_id].astype(str).to_numpy(dtype=object))
-        if path is None or table_issues is None:
-            reports.append(TableReport(spec.name, None, 0, 0))
-        else:
-            issues.append(table_issues)
-            reports.append(table_report(spec.name, path.name, kept, table_issues))
-            logger.info("loaded %s: %d rows, %d quarantined", path.name, kept, reports[-1].rows_quarantined)
+            continue
+        path = files.get(spec.name)
+        try:
+            if path is None:
+                whole[spec.name], loaded[spec.name] = empty_table(spec), (0, None)
+            else:
+                whole[spec.name], table_issues = validate_rows(spec, read_checked(spec, path), whole)
+                loaded[spec.name] = (len(whole[spec.name]), table_issues)
+        except DataContractError as err:
+            refused[spec.name] = err
+            if spec.required:  # the tables keyed by NIP need it (a later optional one may wait)
+                raise
+        done += 1
         if on_table is not None:
             on_table(done, len(TABLES))
+    staff = whole["employees"]
+    agencies = np.unique(staff[Employees.instansi_id].astype(str).to_numpy(dtype=object))
+    context = (run := runner or InProcess()).share(
+        _LoadContext({n: whole[n] for n in _REFERENCED}, agencies, scratch, chunk_rows)
+    )
+    tasks = [(name, (name, files.get(name))) for name in PARTITIONED]
+    groups: dict[str, dict[int, tuple[int, ...]]] = {}
+    for name, result in run.map(_load_table, tasks, context, total=len(tasks)):
+        if isinstance(result, DataContractError):
+            refused[name] = result
+        else:
+            kept, table_issues, groups[name] = result
+            loaded[name] = (kept, table_issues)
+        done += 1
+        if on_table is not None:
+            on_table(done, len(TABLES))
+    first = next((spec.name for spec in TABLES if spec.name in refused), None)
+    if first is not None:
+        raise refused[first]
+    issues: list[pd.DataFrame] = []
+    reports: list[TableReport] = []
+    for spec in TABLES:
+        kept, found = loaded[spec.name]
+        path = files.get(spec.name)
+        if path is None or found is None:
+            reports.append(TableReport(spec.name, None, 0, 0))
+            continue
+        issues.append(found)
+        reports.append(table_report(spec.name, path.name, kept, found))
+        logger.info("loaded %s: %d rows, %d quarantined", path.name, kept, reports[-1].rows_quarantined)
     quarantine = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if max_quarantine_share is not None:
         enforce_quarantine_share(tuple(reports), max_quarantine_share)
@@ -215,8 +246,45 @@ def load_by_agency(
         quarantine[QUARANTINE_COLUMNS],
         tuple(reports),
         frozenset(files),
-        latest,
+        _latest_of(scratch / "skp.parquet"),
     )
+
+
+# The tables the partitioned ones refer to (their foreign keys), sent to every worker of the load.
+_REFERENCED = tuple(
+    sorted(
+        {
+            str(spec.column_meta(column)["fk"]).split(".")[0]
+            for spec in TABLES
+            if spec.name in PARTITIONED
+            for column in spec.columns
+            if spec.column_meta(column).get("fk")
+        }
+    )
+)
+
+
+@dataclass(frozen=True)
+class _LoadContext:
+    loaded: Mapping[str, pd.DataFrame]
+    agencies: np.ndarray
+    scratch: Path
+    chunk_rows: int
+
+
+def _load_table(
+    task: tuple[str, Path | None], context: _LoadContext
+) -> tuple[int, pd.DataFrame | None, dict[int, tuple[int, ...]]] | DataContractError:
+    """One partitioned table's load (a task): its clean row count, quarantine rows and row groups, or
+    the file-level problem that refuses it (returned, so that the first table's in the contract's order
+    is the one raised)."""
+    name, path = task
+    try:
+        return _write_by_agency(
+            TABLES_BY_NAME[name], path, context.loaded, context.agencies, context.scratch, context.chunk_rows
+        )
+    except DataContractError as err:
+        return err
 
 
 def _write_by_agency(

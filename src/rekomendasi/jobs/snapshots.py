@@ -112,7 +112,11 @@ def snapshot_job(
         with tempfile.TemporaryDirectory(prefix=".rekomendasi-load-", dir=scratch) as parts:
             (runner or InProcess()).visible(Path(parts))
             loaded = load_by_agency(
-                directory, Path(parts), max_quarantine_share=settings.max_quarantine_share, on_table=agencies
+                directory,
+                Path(parts),
+                max_quarantine_share=settings.max_quarantine_share,
+                on_table=agencies,
+                runner=runner,
             )
             date = as_of_rule(settings, loaded.latest_skp_year, as_of)
             snapshot = build_snapshot_by_agency(loaded, date, spec, encoder, timed, runner, agencies)

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pandas as pd
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rekomendasi.cluster import InProcess, Runner
-from rekomendasi.explain import Lang, gaps_from_records, reason
+from rekomendasi.explain import GAP_OPEN, Lang, gaps_from_records, reason
 from rekomendasi.recommend.schemas import Scores
 from rekomendasi.recommend.store import ScoresStore
 
@@ -137,8 +138,7 @@ def write_batch(
 
 def _rows(scores: pd.DataFrame, names: Mapping[str, str], lang: Lang) -> pd.DataFrame:
     # Arrow's own conversion of the list-of-struct column: eight times faster than iterating pandas' array.
-    records = pa.array(scores[Scores.gaps].array).to_pylist()
-    reasons = [reason(gaps_from_records(gaps, names), lang) for gaps in records]
+    reasons = _reasons(pa.array(scores[Scores.gaps].array).to_pylist(), names, lang)
     frame = pd.DataFrame(
         {
             Scores.nip: scores[Scores.nip],
@@ -149,6 +149,33 @@ def _rows(scores: pd.DataFrame, names: Mapping[str, str], lang: Lang) -> pd.Data
         }
     )
     return frame[list(BATCH_COLUMNS)]
+
+
+def _reasons(records: list[list[dict[str, Any]]], names: Mapping[str, str], lang: Lang) -> list[str]:
+    """:func:`~rekomendasi.explain.reason` of each row's gap records, each distinct sentence made once.
+
+    A reason depends on the gaps only through their competencies, whether each is open, and the levels
+    as the sentence writes them (estimated to one decimal, required and target whole), so rows that agree
+    on those share it: a national batch has far fewer sentences than rows.
+    """
+    memo: dict[tuple[tuple[object, ...], ...], str] = {}
+    out = []
+    for gaps in records:
+        key = tuple(
+            (
+                g["competency_id"],
+                g["gap"] > GAP_OPEN,
+                None if g["required_level"] is None else format(g["required_level"], ".0f"),
+                format(1.0 if g["estimated_level"] is None else g["estimated_level"], ".1f"),
+                format(g["target_level"], ".0f"),
+            )
+            for g in gaps
+        )
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = reason(gaps_from_records(gaps, names), lang)
+        out.append(text)
+    return out
 
 
 def _check_k(store: ScoresStore, k: int) -> None:
