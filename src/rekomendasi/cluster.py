@@ -136,8 +136,11 @@ class OnDask:
 
     Args:
         client: a connected ``distributed.Client``.
-        retries: further attempts of a partition whose task failed: it raised, or the worker holding it
-            died (the partition is sent again from the driver, to a live worker).
+        retries: further attempts of a partition whose task failed: it raised (not a product error such
+            as a contract error, which would fail again), or the worker holding it died (the partition is
+            sent again from the driver, to a live worker). When partitions fail for good, those running
+            are let end (not tried again) and the first one in the partitions' order that failed for good
+            is named.
         in_flight: partitions submitted per worker before the first result is awaited.
     """
 
@@ -201,18 +204,23 @@ class OnDask:
         while len(flying) < window and submit():
             pass
         nxt = 0
+        failed: dict[str, tuple[Exception, int]] = {}
         try:
             for future in running:
                 agency, partition, attempt = flying.pop(future.key)
                 try:
                     results[agency] = future.result()
                 except Exception as err:  # the task's own error, or its worker died (lost or killed)
-                    if attempt <= self.retries:
+                    # A product error (bad input) would fail again: it is final, as a last attempt is.
+                    if isinstance(err, RekomendasiError) or attempt > self.retries:
+                        failed[agency] = (err, attempt)
+                    elif not failed:  # once the job has failed, nothing is tried again
                         send(agency, partition, attempt + 1)
-                        continue
-                    raise failure(agency, err, attempts=attempt) from err
+                    continue
                 finally:
                     future.release()
+                if failed:  # the job has failed: let what is running end, send nothing new
+                    continue
                 done += 1
                 if progress is not None:
                     progress(done, total or len(order))
@@ -220,6 +228,10 @@ class OnDask:
                 while nxt < len(order) and order[nxt] in results:
                     yield order[nxt], results.pop(order[nxt])
                     nxt += 1
+            if failed:  # the first failed agency in the partitions' order, whichever ended first
+                first = next(a for a in order if a in failed)
+                cause, attempts = failed[first]
+                raise failure(first, cause, attempts=attempts) from cause
         finally:
             for future in list(running.futures):
                 future.cancel()
