@@ -120,10 +120,6 @@ class AgencyData:
     present: frozenset[str]
     latest_skp_year: int | None
 
-    def report(self, name: str) -> TableReport:
-        """The load report of table ``name``."""
-        return next(r for r in self.reports if r.table == name)
-
     def employees_by_agency(self) -> Iterator[tuple[int, str, pd.DataFrame]]:
         """(position in ``agencies``, agency, its rows of the employees table in file order)."""
         staff = self.whole["employees"]

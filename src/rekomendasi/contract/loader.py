@@ -86,11 +86,7 @@ class Dataset:
         return next(r for r in self.reports if r.table == name)
 
     def enforce_quarantine_share(self, max_share: float) -> None:
-        """Raise when any table quarantined more than ``max_share`` of its rows.
-
-        Raises:
-            QuarantineThresholdError: naming each table over the limit with its share and top reason.
-        """
+        """:func:`enforce_quarantine_share` on this dataset's reports."""
         enforce_quarantine_share(self.reports, max_share)
 
 
