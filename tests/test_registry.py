@@ -63,9 +63,9 @@ def test_train_registers_and_gates_on_sqlite(
     # without importing every scikit-learn estimator (and torch through them).
     import mlflow.sklearn
 
-    from rekomendasi.ranking import LambdaRanker
+    from rekomendasi.ranking.gain import GainRanker
 
-    assert isinstance(model, LambdaRanker)
+    assert isinstance(model, GainRanker)
     flavour = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/1")
     X = np.random.default_rng(0).normal(size=(40, len(model.feature_names_in_)))
     assert np.array_equal(model.predict(X), flavour.predict(X))

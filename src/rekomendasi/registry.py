@@ -40,6 +40,7 @@ TRUSTED_TYPES = [
     "collections.OrderedDict",
     "lightgbm.basic.Booster",
     "rekomendasi.ranking.ranker.LambdaRanker",
+    "rekomendasi.ranking.gain.GainRanker",
 ]
 
 
@@ -105,6 +106,9 @@ class ModelRegistry(Protocol):
         model: Any,
         example: pd.DataFrame,
     ) -> ModelVersion: ...
+    def log_to_run(
+        self, run_id: str, metrics: dict[str, float], tags: dict[str, str], artifacts: dict[str, Path]
+    ) -> None: ...
     def training_run(self) -> AbstractContextManager[str]: ...
     def end_interrupted_runs(self) -> list[StaleRun]: ...
     def load(self, alias: str) -> Any: ...
@@ -257,6 +261,22 @@ class MlflowRegistry:
         self.client.set_model_version_tag(MODEL_NAME, version, "run_id", run.info.run_id)
         return self._version(version)
 
+    def log_to_run(
+        self, run_id: str, metrics: dict[str, float], tags: dict[str, str], artifacts: dict[str, Path]
+    ) -> None:
+        """Add metrics, tags and artifacts (folders or files) to the existing run ``run_id``, e.g. a
+        version's training run after it ended (the tuned sentence model beside the ranker)."""
+        for name, value in metrics.items():
+            if math.isfinite(value):  # NaN is not a metric
+                self.client.log_metric(run_id, name, value)
+        for name, text in tags.items():
+            self.client.set_tag(run_id, name, text)
+        for name, path in artifacts.items():
+            if path.is_dir():  # its files, not a folder named after a temporary directory
+                self.client.log_artifacts(run_id, str(path), artifact_path=name)
+            else:
+                self.client.log_artifact(run_id, str(path), artifact_path=name)
+
     def load(self, alias: str) -> Any:
         """The model registered under ``alias``.
 
@@ -292,9 +312,9 @@ class MlflowRegistry:
             except (MlflowException, OSError):
                 local = None
             if local is not None and (Path(local) / "booster.txt").exists():
-                from rekomendasi.ranking.ranker import LambdaRanker
+                from rekomendasi.ranking.gain import load_ranker
 
-                return LambdaRanker.load(Path(local))
+                return load_ranker(Path(local))
         return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
 
     def alias_version(self, alias: str) -> ModelVersion | None:

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     text_embeddings: bool = Field(
         default=True, description="Use the sentence-transformers model beside the lexical text model."
     )
+    text_tune: bool = Field(
+        default=False,
+        description="`train` also fine-tunes the sentence model on the labelled text and logs it to its "
+        "MLflow run (a few minutes on two cores; `rekomendasi text tune` does it alone).",
+    )
     nip_salt: SecretStr = Field(
         default=SecretStr("rekomendasi"),  # serving.auth.DEFAULT_NIP_SALT: the server warns while it is this
         description="Secret key of the NIP hashes in logs and the audit log; set your own in production.",

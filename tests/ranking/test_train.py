@@ -20,6 +20,8 @@ from rekomendasi.ranking.evaluate import by_group, compare
 from rekomendasi.ranking.labels import outcome_examples
 from rekomendasi.ranking.report import write_report
 from rekomendasi.ranking.train import (
+    RANKER,
+    REFERENCE,
     agency_kind,
     evaluate_ranker,
     fit_ranker,
@@ -49,7 +51,11 @@ def test_fit_uses_a_time_split_and_keeps_holdout_out(
     assert fit.train_years == [2024] and fit.validation_year == 2025
     assert fit.examples["train"] > 0 and fit.examples["validation"] > 0
     assert 0 < len(fit.holdout) < len(fit.snapshot.performance)
-    assert fit.model.n_jobs == config.ranker.n_jobs
+    assert fit.model.n_jobs == config.gain.n_jobs
+    assert fit.reference is not None and fit.reference.n_jobs == config.ranker.n_jobs
+    # The served model was refitted with the rounds the time split chose among the configured ones.
+    assert fit.model.best_iteration_ in config.gain.rounds
+    assert set(fit.model.validation_errors_) == set(config.gain.rounds)
     # Every example of a held-out employee is left out, and only those.
     examples = outcome_examples(small_dataset, spec, [2024, 2025])
     held = set(fit.holdout)
@@ -61,7 +67,8 @@ def test_fit_uses_a_time_split_and_keeps_holdout_out(
     tables = evaluate_ranker(small_dataset, fit, config)
     models = tables["models"].set_index("model")
     assert {
-        "ranker (LambdaRank)",
+        RANKER,
+        REFERENCE,
         "gap heuristic",
         "popularity (same position)",
         "text similarity",
@@ -69,7 +76,7 @@ def test_fit_uses_a_time_split_and_keeps_holdout_out(
         "oracle (truth)",
     } <= set(models.index)
     assert models.loc["oracle (truth)", "ndcg@10"] == pytest.approx(1.0)
-    assert models.loc["ranker (LambdaRank)", "ndcg@10"] > models.loc["random", "ndcg@10"]
+    assert models.loc[RANKER, "ndcg@10"] > models.loc["random", "ndcg@10"]
     assert (models["ndcg@10_low"] <= models["ndcg@10"]).all() and (
         models["ndcg@10"] <= models["ndcg@10_high"]
     ).all()

@@ -212,6 +212,14 @@ def test_feedback_is_stored_and_objections_need_a_reason(served: Served) -> None
     mine = exported[exported["nip"] == served.nip]
     assert {"accepted", "objected"} <= set(mine["event"])
     assert "Sudah pernah ikut." in set(mine["reason"])
+    # The objection takes the entry out of the person's list until it is resolved (the shared app's
+    # other tests see the list as it was: tests/serving/test_objections.py covers every surface).
+    later = _get(served, f"/v1/employees/{served.nip}/recommendations", served.planner, k=1).json()
+    assert later["recommendations"][0]["training_id"] != training
+    resolved = {**bare, "event": "resolved", "reason": "Ditinjau bersama pegawai."}
+    assert served.client.post("/v1/feedback", headers=headers, json=resolved).status_code == 201
+    again = _get(served, f"/v1/employees/{served.nip}/recommendations", served.planner, k=1).json()
+    assert again["recommendations"][0]["training_id"] == training
 
 
 def test_catalogue_model_health_and_metrics(served: Served) -> None:

@@ -10,15 +10,16 @@ import pytest
 import sqlalchemy as sa
 import typer
 
-from rekomendasi.serving.auth import Principal, hash_nip
+from rekomendasi.serving.auth import Principal, Role, hash_nip
 from rekomendasi.serving.store import (
     FEEDBACK_EXPORT_COLUMNS,
     FeedbackEvent,
     StateInputError,
     Stores,
     open_stores,
+    read_feedback,
 )
-from rekomendasi.settings import get_settings
+from rekomendasi.settings import Settings, get_settings
 
 from .conftest import NIP_A, NIP_B, SALT, assert_clean_failure, runner
 from .test_store_support import raw
@@ -124,6 +125,53 @@ def test_invalid_feedback_is_refused(
     with pytest.raises(StateInputError, match=message):
         stores.feedback.add(planner[0], nip, training_id, event, reason, None)
     assert stores.feedback.export().empty
+
+
+def test_a_resolution_closes_a_standing_objection(stores: Stores, planner: tuple[Principal, str]) -> None:
+    principal, _ = planner
+    with pytest.raises(StateInputError, match="no standing objection"):
+        stores.feedback.add(principal, NIP_A, "T-1", "resolved", "ditinjau")
+    objection = stores.feedback.add(principal, NIP_A, "T-1", "objected", "sudah pernah ikut")
+    stores.feedback.add(principal, NIP_B, "T-2", "objected", "tidak sesuai jabatan")
+    assert stores.feedback.standing_objections() == {(NIP_A, "T-1"), (NIP_B, "T-2")}
+    assert stores.feedback.standing_objections([NIP_A]) == {(NIP_A, "T-1")}
+    assert stores.feedback.standing_objections([]) == frozenset()
+    with pytest.raises(StateInputError, match="'resolved' feedback needs a reason"):
+        stores.feedback.add(principal, NIP_A, "T-1", "resolved", "  ")
+    with pytest.raises(StateInputError, match="no standing objection"):
+        stores.feedback.add(principal, NIP_A, "T-2", "resolved", "ditinjau")  # another training
+    resolution = stores.feedback.add(principal, NIP_A, "T-1", "resolved", "ditinjau bersama pegawai")
+    assert stores.feedback.standing_objections([NIP_A]) == frozenset()
+    with pytest.raises(StateInputError, match="no standing objection"):
+        stores.feedback.add(principal, NIP_A, "T-1", "resolved", "sekali lagi")
+    # A resolution's reason corrected by another resolution still resolves it; a mistaken resolution
+    # corrected into an objection makes the objection stand again.
+    fixed = stores.feedback.add(principal, NIP_A, "T-1", "resolved", "alasan yang benar", corrects=resolution)
+    assert stores.feedback.standing_objections([NIP_A]) == frozenset()
+    stores.feedback.add(principal, NIP_A, "T-1", "objected", "belum ditinjau", corrects=fixed)
+    assert stores.feedback.standing_objections([NIP_A]) == {(NIP_A, "T-1")}
+    # An objection corrected into something else no longer stands, and cannot be resolved.
+    stores.feedback.add(principal, NIP_B, "T-3", "objected", "salah klik")
+    last = stores.feedback.export()["id"].iloc[-1]
+    stores.feedback.add(principal, NIP_B, "T-3", "accepted", corrects=int(last))
+    assert (NIP_B, "T-3") not in stores.feedback.standing_objections([NIP_B])
+    assert objection < resolution and stores.verify().ok
+
+
+def test_jobs_read_feedback_without_creating_the_database(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, state_db_url="sqlite:///var/state.db", nip_salt=SALT)  # type: ignore[call-arg]
+    assert read_feedback(settings) is None and not (tmp_path / "var" / "state.db").exists()
+    with Stores.open(f"sqlite:///{tmp_path / 'var' / 'state.db'}", nip_salt=SALT) as stores:
+        assert read_feedback(settings) is not None and read_feedback(settings).empty  # type: ignore[union-attr]
+        principal, _ = stores.keys.create_key("BKD", Role.PLANNER, ["I-32"])
+        first = stores.feedback.add(principal, NIP_A, "T-1", "rejected")
+        stores.feedback.add(principal, NIP_A, "T-1", "accepted", corrects=first)
+    rows = read_feedback(settings)
+    assert rows is not None and rows["event"].tolist() == ["accepted"], "the rows in force"
+    other = tmp_path / "other.db"
+    sa.create_engine(f"sqlite:///{other}").connect().close()  # a database without the table
+    assert other.exists()
+    assert read_feedback(Settings(home=tmp_path, state_db_url=f"sqlite:///{other}", nip_salt=SALT)) is None  # type: ignore[call-arg]
 
 
 # --- CLI ----------------------------------------------------------------------------------------

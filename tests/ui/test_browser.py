@@ -124,6 +124,12 @@ def test_a_person_and_an_objection_reaching_the_feedback_export(
     exported = served.app.state.service.stores.feedback.export()
     mine = exported[exported["reason"] == "Materinya sudah dikuasai (uji peramban)"]
     assert mine[["nip", "training_id", "event"]].values.tolist() == [[served.nip, training, "objected"]]
+    # Resolved again, so the shared world's later tests see the person's list as it was.
+    page.goto(f"{live_server}/ui/pegawai/{served.nip}?keberatan={training}#tanggapan")
+    expect(page.get_by_label(text("event", "id"), exact=True)).to_have_value("resolved")
+    page.get_by_label(text("reason", "id")).fill("Ditinjau bersama pegawai (uji peramban)")
+    page.get_by_role("button", name=text("record", "id")).click()
+    expect(page.get_by_role("status")).to_contain_text(text("event_resolved", "id"))
 
 
 def test_building_a_plan_and_downloading_it(planner_page: Page, live_server: str, served: Served) -> None:

@@ -207,6 +207,20 @@ def test_an_objection_is_stored_and_exported(served: Served, planner: TestClient
     )
     shown = planner.get(answer.headers["location"])
     assert text("event_objected", "id") in shown.text and f"(nomor {row['id']})" in shown.text
+    # The page lists the standing objection, leaves it out of the recommendations, and resolves it.
+    assert text("objections_title", "id") in shown.text
+    listed = shown.text.split(text("objections_title", "id"))[0]
+    assert f"keberatan={training}#tanggapan" not in listed, "not among the recommendations any more"
+    resolving = planner.get(f"/ui/pegawai/{served.nip}?keberatan={training}")
+    assert '<option value="resolved" selected' in resolving.text
+    resolved = planner.post(
+        url,
+        data={"csrf": token, "pelatihan": training, "tanggapan": "resolved", "alasan": "Ditinjau bersama"},
+    )
+    assert resolved.status_code == 303
+    assert stores.feedback.export().iloc[-1]["event"] == "resolved"
+    back = planner.get(f"/ui/pegawai/{served.nip}")
+    assert text("objections_title", "id") not in back.text and f"keberatan={training}#tanggapan" in back.text
 
 
 def test_pages_with_personal_data_are_audited(served: Served, planner: TestClient) -> None:

@@ -3,7 +3,8 @@
 
 Commands by group: :mod:`.data` (simulate, validate), :mod:`.features` (features, evaluate-features),
 :mod:`.models` (evaluate, train, promote, models), :mod:`.outputs` (score, batch, serve), :mod:`.state`
-(keys, audit, feedback), :mod:`.xapi` (xapi ...) and :mod:`.bench` (bench ...).
+(keys, audit, feedback), :mod:`.xapi` (xapi ...), :mod:`.text` (text tune, text evaluate) and :mod:`.bench`
+(bench ...).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import typer
 
 from rekomendasi import __version__
-from rekomendasi.cli import bench, data, features, models, outputs, plans, state, xapi
+from rekomendasi.cli import bench, data, features, models, outputs, plans, state, text, xapi
 from rekomendasi.cli.common import console
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ app.add_typer(state.keys_app, name="keys")
 app.add_typer(state.audit_app, name="audit")
 app.add_typer(state.feedback_app, name="feedback")
 app.add_typer(xapi.xapi_app, name="xapi")
+app.add_typer(text.text_app, name="text")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import typer
 from rekomendasi.cli.common import console, friendly_errors
 
 app = typer.Typer(help="Benchmarks: measure time and peak memory of a job.", no_args_is_help=True)
+from rekomendasi.cli import grid as _grid  # noqa: E402, F401  (registers `bench grid` on app)
 
 Record = Annotated[Path | None, typer.Option(help="Append the result as a JSON line to this file.")]
 BenchRegistry = Annotated[
@@ -417,3 +418,28 @@ def bench_batch(
             console.print_json(json.dumps({"national_estimate": figure}))
         if plot is not None:
             console.print(f"scaling curve: {draw(points, plot)}")
+
+
+@app.command("letor")
+def bench_letor(
+    train: Annotated[Path, typer.Option(help="Training file: tsv (gz or plain): query, relevance, URL, ...")],
+    test: Annotated[Path | None, typer.Option(help="File of the same layout to score.")] = None,
+    seed: Annotated[int, typer.Option(help="The ranker's random_state (and the folds').")] = 0,
+    cv: Annotated[int, typer.Option(min=0, help="Only cross-validate on --train, K folds by query.")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="LightGBM threads (the same trees for any).")] = 1,
+    record: Record = None,
+) -> None:
+    """NDCG@10 of LambdaRanker() with its defaults fitted on --train and scored on --test (issue #15: Yandex's
+    test part, >= 0.715), or --cv K by query on --train alone. Grades 0-4 at relevance 0.07, 0.14, 0.41,
+    0.61; gain 2^grade - 1; a query without relevant documents scores 1."""
+    from rekomendasi.bench.harness import bench_line
+    from rekomendasi.bench.letor import letor_bench
+
+    if (test is None) == (cv == 0):
+        raise typer.BadParameter("give --test FILE to score it, or --cv K to cross-validate on --train.")
+    with friendly_errors():
+        fields = letor_bench(train, test, seed=seed, folds=cv, n_jobs=threads, progress=console.print)
+    _report(bench_line("letor", fields), record)
+
+
+from rekomendasi.cli import feedbackround as _feedbackround  # noqa: E402, F401  (registers `bench feedback`)

@@ -22,10 +22,19 @@ def simulate(
     ] = "2025-12-31",
     years: Annotated[int, typer.Option(min=1, max=10, help="Years of evidence history.")] = 3,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    assumptions: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML mapping of simulator assumptions (any subset of the knobs of "
+            "rekomendasi.simulate.assumptions: evidence noise and bias, outcomes, past policy, missingness).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Simulate an ASN world: a data directory following the data contract, plus truth/."""
     from rekomendasi.simulate import SimConfig
     from rekomendasi.simulate import simulate as run_simulation
+    from rekomendasi.simulate.assumptions import DEFAULT, load_assumptions
 
     try:
         as_of_date = dt.date.fromisoformat(as_of)
@@ -33,7 +42,11 @@ def simulate(
         raise typer.BadParameter(f"--as-of must be YYYY-MM-DD, got {as_of!r}") from err
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter(f"--format must be csv or parquet, got {fmt!r}")
-    config = SimConfig(employees=employees, seed=seed, as_of=as_of_date, years=years, fmt=fmt)
+    with friendly_errors():
+        knobs = DEFAULT if assumptions is None else load_assumptions(assumptions)
+    config = SimConfig(
+        employees=employees, seed=seed, as_of=as_of_date, years=years, fmt=fmt, assumptions=knobs
+    )
     with friendly_errors(), stages(6, f"simulating {employees:,} employees") as advance:
         summary = run_simulation(config, out, progress=advance)
     table = Table(title=f"simulated world in {out}")

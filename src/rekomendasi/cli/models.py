@@ -48,10 +48,10 @@ def evaluate(
     fit, config = result.fit, result.inputs.config
     print_sources(evidence_spec=result.inputs.spec_file, train_config=result.inputs.config_file)
     console.print(
-        f"trained on enrolments of {fit.train_years}, early-stopped on {fit.validation_year} "
-        f"({fit.examples['train']:,} / {fit.examples['validation']:,} examples, "
-        f"{fit.model.best_iteration_} trees, "
-        f"validation NDCG@{config.ranker.eval_at} {fit.validation_ndcg:.3f}); "
+        f"fitted on enrolments of {fit.train_years}, validated on {fit.validation_year} "
+        f"({fit.examples['train']:,} / {fit.examples['validation']:,} examples; "
+        f"{fit.model.best_iteration_} rounds chosen, "
+        f"validation NDCG@{config.ranker.eval_at} {fit.validation_ndcg:.3f}), then refitted on both; "
         f"evaluated on {len(fit.holdout):,} held-out employees as of {result.inputs.as_of}"
     )
     for name, table in result.tables.items():
@@ -88,6 +88,9 @@ def train(data: DataDir = None, as_of: AsOf = None) -> None:
     console.print(
         f"registered rekomendasi-ranker version {outcome.version.version}: {verdict} ({outcome.gate})"
     )
+    if result.text is not None:  # REKOMENDASI_TEXT_TUNE: the tuned sentence model, logged to the same run
+        console.print(result.text.comparison.held_out.round(4).to_string(index=False))
+        console.print(f"tuned sentence model logged as {result.text.model}", highlight=False)
 
 
 def promote(version: Annotated[str, typer.Argument(help="Registered version to make champion.")]) -> None:

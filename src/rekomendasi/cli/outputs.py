@@ -112,12 +112,15 @@ def batch(
     ] = None,
     dask: DaskOption = None,
 ) -> None:
-    """Recommendations for every active employee from the registry's champion."""
+    """Recommendations for every active employee from the registry's champion, without the entries of
+    standing objections in the state database (REKOMENDASI_STATE_DB_URL)."""
     from rekomendasi.contract.writing import write_chunks
     from rekomendasi.jobs.outputs import require_champion, score_options
     from rekomendasi.jobs.scores import batch_job
     from rekomendasi.jobs.snapshots import SNAPSHOT_STAGES, snapshot_job
+    from rekomendasi.recommend import Objections
     from rekomendasi.registry import registry_from_settings
+    from rekomendasi.serving.store import read_feedback
 
     if out.suffix not in (".csv", ".parquet"):
         raise typer.BadParameter(f"--out must end in .csv or .parquet, got {out.name!r}")
@@ -127,6 +130,7 @@ def batch(
     with friendly_errors():
         registry = registry_from_settings(settings)
         require_champion(registry)
+        objections = Objections.from_feedback(read_feedback(settings))
         # A kept store holds what the API serves (REKOMENDASI_SCORES_TOP_N); a temporary one only the k.
         options, config_file = score_options(settings, None if store is not None else k)
         with runner(dask or settings.dask) as where:
@@ -143,7 +147,7 @@ def batch(
                 )
             with counted("ranking by agency") as progress:
                 result = batch_job(
-                    run.snapshot, registry, out, k, options, write_chunks, store, progress, where
+                    run.snapshot, registry, out, k, options, write_chunks, store, progress, where, objections
                 )
     print_sources(evidence_spec=run.spec_file, train_config=config_file)
     console.print(f"wrote {result.rows:,} recommendations for {result.employees:,} employees to {out}")

@@ -56,9 +56,10 @@ def plan(
     from rekomendasi.plans import PlanRequest, make_plan
     from rekomendasi.plans.core import what_if
     from rekomendasi.plans.export import what_if_chart, write_plan
-    from rekomendasi.recommend import ScoresStore, StoreId
+    from rekomendasi.recommend import Objections, ScoresStore, StoreId
     from rekomendasi.recommend.champion import load_champion
     from rekomendasi.registry import registry_from_settings
+    from rekomendasi.serving.store import read_feedback
 
     if lang not in ("id", "en"):
         raise typer.BadParameter("--lang must be id or en")
@@ -99,8 +100,9 @@ def plan(
         from rekomendasi.plans.highs import quiet_banner
 
         quiet_banner()
+        objections = Objections.from_feedback(read_feedback(settings))  # nobody gets what they contest
         with console.status(f"planning {agency} (time limit {time_limit:g} s)"):
-            result = make_plan(snapshot, store, champion.model, champion.version, request)
+            result = make_plan(snapshot, store, champion.model, champion.version, request, objections)
         written = write_plan(result, out)
         _print_summary(result)
         console.print(f"{len(result.assignments):,} assignments written to {written}", soft_wrap=True)
@@ -108,7 +110,7 @@ def plan(
             if any(b <= 0 for b in budgets):
                 raise PlanInputError("every --what-if-budget must be more than Rp 0.")
             with console.status(f"what if: {len(budgets)} budgets"):
-                points = what_if(snapshot, store, champion.model, request, budgets)
+                points = what_if(snapshot, store, champion.model, request, budgets, objections)
             _print_what_if(points, request.lang)
             chart = what_if_chart(points, out.with_name(out.stem + "-what-if.png"), request.lang)
             console.print(f"chart: {chart}", soft_wrap=True)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from rekomendasi.contract.schemas import Catalog, CatalogCompetencies, Competencies, Feedback, Indicators
 from rekomendasi.features.spec import EvidenceSpec
-from rekomendasi.text import LexicalClassifier, TextEncoder, centroid_scores
+from rekomendasi.text import LexicalClassifier, TextEncoder, centroid_scores, text_hash
 
 TEMPERATURE = 0.05  # softmax temperature of cosine similarities
 TEXT, LABEL = "text", "competency_id"
@@ -133,22 +133,33 @@ def labelled_texts(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 WEIGHT_GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # lexical weights tried; ties go to the lexical side
+HOLDOUT_BUCKETS = 5  # a text is held out when its hash falls in the first of this many buckets
+
+
+def held_out_mask(texts: Iterable[str]) -> np.ndarray:
+    """Whether each text belongs to the held-out fifth of labelled text (bool per text).
+
+    Decided by the text alone (its content hash), not by its position or the data it came with: a text
+    is held out in every data directory, as-of view and run, so a sentence model tuned on the texts
+    that are not (:mod:`rekomendasi.texttune`) has never seen any text :func:`fit_text_model` measures
+    it on.
+    """
+    return np.array([int(text_hash(t), 16) % HOLDOUT_BUCKETS == 0 for t in texts], dtype=bool)
 
 
 def fit_text_model(
-    tables: Mapping[str, pd.DataFrame], spec: EvidenceSpec, encoder: TextEncoder | None, seed: int = 0
+    tables: Mapping[str, pd.DataFrame], spec: EvidenceSpec, encoder: TextEncoder | None
 ) -> TextModel:
     """Fit both text models on the data's labelled text and choose how to combine them.
 
-    A fifth of the labelled text is held out: each model's top-1 accuracy is measured there, and the
-    lexical weight of the combination is the one of :data:`WEIGHT_GRID` that scores best, provided it
-    beats the lexical model alone by ``text.min_gain``; otherwise 1 (the spec's ``text.lexical_weight``
-    when there is too little labelled text to measure).
+    A fifth of the labelled text is held out (:func:`held_out_mask`): each model's top-1 accuracy is measured
+    there, and the lexical weight of the combination is the one of :data:`WEIGHT_GRID` that scores
+    best, provided it beats the lexical model alone by ``text.min_gain``; otherwise 1 (the spec's
+    ``text.lexical_weight`` when there is too little labelled text to measure).
     """
     labelled = labelled_texts(tables)
     classes = np.array(sorted(tables["competencies"][Competencies.competency_id]), dtype=object)
-    rng = np.random.default_rng(seed)
-    holdout = rng.random(len(labelled)) < 0.2
+    holdout = held_out_mask(labelled[TEXT])
     validation: dict[str, float] = {"labelled_texts": float(len(labelled))}
     vectors = encoder.encode(labelled[TEXT].tolist()) if encoder is not None else np.zeros((len(labelled), 0))
     weight = spec.text.lexical_weight if encoder is not None else 1.0

@@ -17,15 +17,17 @@ from rekomendasi.jobs.inputs import (
     text_model_name,
     training_inputs,
 )
+from rekomendasi.jobs.text import TextTuning, tune_and_log
 from rekomendasi.ranking.lifecycle import TrainOutcome, never_evaluated, train_and_register
 from rekomendasi.ranking.report import write_report
 from rekomendasi.ranking.train import FitResult, evaluate_ranker, fit_ranker
 from rekomendasi.registry import ModelRegistry, ModelVersion, StaleRun
+from rekomendasi.serving.store import read_feedback
 from rekomendasi.settings import Settings
 
 # Calls each job makes to its progress function.
-EVALUATE_STAGES = 7
-TRAIN_STAGES = 8
+EVALUATE_STAGES = 8
+TRAIN_STAGES = 9
 
 
 def source_tags(spec_file: ConfigFile, config_file: ConfigFile) -> dict[str, str]:
@@ -60,15 +62,19 @@ def evaluate_job(
     report: Path | None = None,
     progress: Stage | None = None,
 ) -> Evaluation:
-    """Fit the ranker on outcomes (time split) and compare it with the baselines on held-out employees;
-    with ``report``, also write the report (HTML with plots, markdown, CSVs) to that folder.
+    """Fit the ranker on outcomes (time split) and on the feedback in the state database, and compare it
+    with the baselines on held-out employees; with ``report``, also write the report (HTML with plots,
+    markdown, CSVs) to that folder.
 
     Raises:
         ConfigError: the evidence spec or the training config is missing or invalid.
         DataContractError: the data breaks the contract or has too little history.
     """
     inputs = training_inputs(settings, data, as_of, progress)
-    fit = fit_ranker(inputs.dataset, inputs.spec, inputs.config, inputs.as_of, progress=progress)
+    feedback = read_feedback(settings)
+    fit = fit_ranker(
+        inputs.dataset, inputs.spec, inputs.config, inputs.as_of, progress=progress, feedback=feedback
+    )
     if progress is not None:
         progress("evaluate")
     tables = evaluate_ranker(inputs.dataset, fit, inputs.config)
@@ -78,7 +84,8 @@ def evaluate_job(
             tables,
             report,
             f"Ranker evaluation of {inputs.data_dir.name} as of {inputs.as_of}",
-            f"Trained on enrolments of {fit.train_years}, early-stopped on {fit.validation_year}; "
+            f"Fitted on enrolments of {fit.train_years}, validated on {fit.validation_year}, "
+            "refitted on both; "
             f"{len(fit.holdout):,} held-out employees.",
         )
     return Evaluation(inputs, fit, tables, page)
@@ -96,6 +103,7 @@ class Training:
     inputs: TrainingInputs
     outcome: TrainOutcome
     stale_runs: tuple[StaleRun, ...] = ()
+    text: TextTuning | None = None
 
 
 def train_job(
@@ -105,9 +113,10 @@ def train_job(
     as_of: dt.date | None,
     progress: Stage | None = None,
 ) -> Training:
-    """Train on outcomes, evaluate, log the run (tagged with the spec and config files it read) to the
-    registry, alias the new version ``challenger``, and make it ``champion`` when it is not worse than the
-    current one on the same validation set.
+    """Train on outcomes and on the feedback in the state database (none when its table is empty or
+    absent), evaluate, log the run (tagged with the spec and config files it read, and with the feedback
+    pairs used of each kind) to the registry, alias the new version ``challenger``, and make it
+    ``champion`` when it is not worse than the current one on the same validation set.
 
     First, earlier runs left RUNNING by a process that is gone (killed, crashed) are ended FAILED.
 
@@ -126,8 +135,11 @@ def train_job(
         text_model_name(text_encoder(settings)),
         progress=progress,
         extra_tags=source_tags(inputs.spec_file, inputs.config_file),
+        feedback=read_feedback(settings),
     )
-    return Training(inputs, outcome, tuple(stale))
+    # Optional (REKOMENDASI_TEXT_TUNE): the sentence model tuned on the labelled text, into the same run.
+    text = tune_and_log(settings, registry, inputs, outcome.version.run_id)
+    return Training(inputs, outcome, tuple(stale), text)
 
 
 @dataclass(frozen=True)

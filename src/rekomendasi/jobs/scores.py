@@ -14,7 +14,7 @@ import pandas as pd
 from rekomendasi.candidates import Catalogue
 from rekomendasi.cluster import Runner
 from rekomendasi.features import Snapshot
-from rekomendasi.recommend import ScoreOptions, ScoresStore, StoreId, write_store
+from rekomendasi.recommend import NO_OBJECTIONS, Objections, ScoreOptions, ScoresStore, StoreId, write_store
 from rekomendasi.recommend.batch import write_batch
 from rekomendasi.recommend.champion import load_champion
 from rekomendasi.registry import ModelRegistry
@@ -59,6 +59,7 @@ def batch_job(
     store_root: Path | None = None,
     progress: Progress | None = None,
     runner: Runner | None = None,
+    objections: Objections = NO_OBJECTIONS,
 ) -> BatchResult:
     """The contract's batch file (nip, rank, training_id, score, reason) for every active employee,
     written through the scores store: into ``store_root`` when given (kept), else a temporary one.
@@ -66,8 +67,9 @@ def batch_job(
     Args:
         write_chunks: streams frames into a file (CSV or Parquet by its extension).
         runner: where the agencies are scored and their batch rows made (default: in this process).
+        objections: standing objections (UU 27/2022 art. 10), left out of the file.
     """
-    options = dataclasses.replace(options, top_n=max(options.top_n, k))
+    options = dataclasses.replace(options, top_n=max(options.top_n, k + objections.depth))
     if store_root is None:  # nobody will read its contributions: the batch file has none
         options = dataclasses.replace(options, explained=0)
     # Next to the output, not in /tmp: on a cluster the workers write the store, and they see the
@@ -78,6 +80,13 @@ def batch_job(
         path = score_job(snapshot, registry, root, options, progress, runner)
         names = Catalogue.from_snapshot(snapshot).names
         written = write_batch(
-            ScoresStore(path), k, names, out, write_chunks, runner=runner, progress=progress
+            ScoresStore(path),
+            k,
+            names,
+            out,
+            write_chunks,
+            runner=runner,
+            progress=progress,
+            objections=objections,
         )
     return BatchResult(written.rows, written.employees, store=path if store_root is not None else None)

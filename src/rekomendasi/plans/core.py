@@ -24,6 +24,7 @@ from rekomendasi.plans.schemas import (
 )
 from rekomendasi.plans.solve import Solution, least_cost_for_all, solve
 from rekomendasi.recommend.core import Ranker
+from rekomendasi.recommend.filters import NO_OBJECTIONS, Objections
 from rekomendasi.recommend.store import ScoresStore
 from rekomendasi.registry import ModelVersion
 
@@ -34,9 +35,14 @@ ASSEMBLY_SHARE = 0.1
 
 
 def make_plan(
-    snapshot: Snapshot, scores: ScoresStore, model: Ranker, version: ModelVersion, request: PlanRequest
+    snapshot: Snapshot,
+    scores: ScoresStore,
+    model: Ranker,
+    version: ModelVersion,
+    request: PlanRequest,
+    objections: Objections = NO_OBJECTIONS,
 ) -> Plan:
-    """The agency plan of ``request``.
+    """The agency plan of ``request``; nobody is assigned an entry they objected to (``objections``).
 
     Raises:
         NotFound: the agency has no active employee in the snapshot.
@@ -45,7 +51,7 @@ def make_plan(
     """
     started = time.perf_counter()
     limit = request.time_limit_s
-    problem = build_problem(snapshot, scores, model, request)
+    problem = build_problem(snapshot, scores, model, request, objections)
     cap = request.max_cost_per_person_idr
     for_all = least_cost_for_all(problem, FOR_ALL_SHARE * limit, cap)
     left = limit - (time.perf_counter() - started) - ASSEMBLY_SHARE * limit
@@ -296,12 +302,13 @@ def what_if(
     model: Ranker,
     request: PlanRequest,
     budgets: Sequence[int],
+    objections: Objections = NO_OBJECTIONS,
 ) -> pd.DataFrame:
     """Coverage and expected gain at each budget (the problem built once): ``budget_idr``,
     ``total_cost_idr``, ``at_floor``, ``staff``, ``share_at_floor``, ``expected_gain``,
     ``mandatory_funded``, ``status``. Mandatory programmes are funded first, so a larger budget that funds
     more of them (they are long and costly) can bring fewer people to the floor: the column shows it."""
-    problem = build_problem(snapshot, scores, model, request)
+    problem = build_problem(snapshot, scores, model, request, objections)
     rows = []
     for budget in budgets:
         solution = solve(

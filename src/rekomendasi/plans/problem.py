@@ -20,6 +20,7 @@ from rekomendasi.features.schemas import Development, Mandatory, Roster
 from rekomendasi.plans.schemas import FAIR_COLUMNS, PlanRequest
 from rekomendasi.ranking.calibration import GainCalibration
 from rekomendasi.recommend.core import Ranker
+from rekomendasi.recommend.filters import NO_OBJECTIONS, Objections
 from rekomendasi.recommend.schemas import Scores
 from rekomendasi.recommend.store import ScoresStore
 
@@ -102,8 +103,15 @@ def check_request(request: PlanRequest) -> None:
         raise PlanInputError(f"the time limit must be more than 0 s; got {request.time_limit_s}.")
 
 
-def build_problem(snapshot: Snapshot, scores: ScoresStore, model: Ranker, request: PlanRequest) -> Problem:
-    """The planning problem of ``request`` on ``snapshot`` and the store made from it.
+def build_problem(
+    snapshot: Snapshot,
+    scores: ScoresStore,
+    model: Ranker,
+    request: PlanRequest,
+    objections: Objections = NO_OBJECTIONS,
+) -> Problem:
+    """The planning problem of ``request`` on ``snapshot`` and the store made from it, without the
+    entries of the staff's standing ``objections`` (UU 27/2022 art. 10).
 
     Raises:
         PlanInputError: see :func:`check_request`.
@@ -120,7 +128,8 @@ def build_problem(snapshot: Snapshot, scores: ScoresStore, model: Ranker, reques
         earned = people["nip"].map(dev).fillna(0.0)
     people = people.assign(earned_jp=earned.astype(float).to_numpy())
     catalog = snapshot.catalog.set_index(Catalog.training_id)
-    pairs, needs = _pairs(scores.read(request.agency), people, catalog, calibration, request)
+    rows = objections.drop(scores.read(request.agency))
+    pairs, needs = _pairs(rows, people, catalog, calibration, request)
     seats = catalog[Catalog.seats].dropna()
     return Problem(
         people=people,

@@ -48,6 +48,7 @@ class Examples:
     year: np.ndarray
     nip: np.ndarray
     improvement: np.ndarray
+    training_id: np.ndarray
 
 
 def outcome_examples(
@@ -77,12 +78,13 @@ def outcome_examples(
         parts.append(_year_examples(dataset, before, after, year))
     frame = pd.concat(parts, ignore_index=True)
     return Examples(
-        features=frame.drop(columns=["label", "qid", "year", "nip", "improvement"]),
+        features=frame.drop(columns=["label", "qid", "year", "nip", "improvement", "training_id"]),
         label=frame["label"].to_numpy(dtype=int),
         qid=frame["qid"].to_numpy(),
         year=frame["year"].to_numpy(dtype=int),
         nip=frame["nip"].to_numpy(),
         improvement=frame["improvement"].to_numpy(dtype=float),
+        training_id=frame["training_id"].to_numpy(),
     )
 
 
@@ -146,4 +148,5 @@ def _year_examples(dataset: Dataset, before: Snapshot, after: Snapshot, year: in
     features["year"] = year
     features["nip"] = taken[TrainingHistory.nip].to_numpy()
     features["improvement"] = np.where(completed, gain, 0.0)
+    features["training_id"] = taken[TrainingHistory.training_id].to_numpy()
     return features

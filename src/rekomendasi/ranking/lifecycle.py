@@ -16,7 +16,7 @@ from rekomendasi.contract import Dataset
 from rekomendasi.features import EvidenceSpec
 from rekomendasi.ranking.pairs import FEATURES
 from rekomendasi.ranking.report import write_report
-from rekomendasi.ranking.train import TrainConfig, evaluate_ranker, fit_ranker, validation_ndcg
+from rekomendasi.ranking.train import RANKER, TrainConfig, evaluate_ranker, fit_ranker, validation_ndcg
 from rekomendasi.registry import NATIVE_ARTIFACT, ModelRegistry, ModelVersion
 
 GATE_METRIC = "validation_ndcg_at_10"
@@ -36,7 +36,7 @@ def _metric_name(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
 
 
-RANKER_NDCG_METRIC = f"{_metric_name('ranker (LambdaRank)')}.ndcg_10"  # held-out NDCG@10 graded by truth
+RANKER_NDCG_METRIC = f"{_metric_name(RANKER)}.ndcg_10"  # held-out NDCG@10 graded by truth
 
 
 def train_and_register(
@@ -48,6 +48,7 @@ def train_and_register(
     text_model: str,
     progress: Callable[[str], None] | None = None,
     extra_tags: dict[str, str] | None = None,
+    feedback: pd.DataFrame | None = None,
 ) -> TrainOutcome:
     """Fit, evaluate, log everything to the registry, alias the new version ``challenger``, and make it
     ``champion`` if it is not worse than the current champion on the same time-split validation set.
@@ -59,14 +60,20 @@ def train_and_register(
 
     Args:
         extra_tags: more run tags from the caller (e.g. the paths and hashes of the spec and config files).
+        feedback: feedback rows on recommendations (:func:`~rekomendasi.ranking.train.fit_ranker`); the
+            run logs how many pairs of each kind were used (``feedback.*`` parameters).
     """
     with registry.training_run():
-        fit = fit_ranker(dataset, spec, config, as_of, progress=progress)
+        fit = fit_ranker(dataset, spec, config, as_of, progress=progress, feedback=feedback)
         if progress is not None:
             progress("evaluate")
         tables = evaluate_ranker(dataset, fit, config)
         challenger_score = validation_ndcg(fit.model, fit)
-        metrics = {GATE_METRIC: challenger_score, "best_iteration": float(fit.model.best_iteration_)}
+        metrics = {
+            GATE_METRIC: challenger_score,
+            "validation_ndcg_nested": fit.validation_ndcg,
+            "best_iteration": float(fit.model.best_iteration_),
+        }
         if fit.calibration is not None:
             tables["calibration"] = fit.calibration
             metrics["gain_calibration.ece"] = float(fit.calibration.attrs["ece"])
@@ -77,6 +84,7 @@ def train_and_register(
                 if column not in ("model", "employees") and isinstance(value, float):
                     metrics[f"{prefix}.{_metric_name(str(column))}"] = value
         params = {
+            **{f"gain.{k}": v for k, v in config.gain.model_dump().items()},
             **{f"ranker.{k}": v for k, v in config.ranker.model_dump().items()},
             "candidates": config.candidates,
             "holdout_employee_share": config.holdout_employee_share,
@@ -86,6 +94,7 @@ def train_and_register(
             "validation_year": fit.validation_year,
             "examples_train": fit.examples["train"],
             "examples_validation": fit.examples["validation"],
+            **{f"feedback.{kind}": n for kind, n in sorted(fit.feedback.items())},
         }
         tags = {
             "data_fingerprint": str(fit.snapshot.manifest["data_fingerprint"]),  # of the same dataset
@@ -104,7 +113,8 @@ def train_and_register(
                 tables,
                 folder,
                 f"Ranker evaluation as of {as_of}",
-                f"Trained on enrolments of {fit.train_years}, early-stopped on {fit.validation_year}; "
+                f"Fitted on enrolments of {fit.train_years}, validated on {fit.validation_year}, "
+                "refitted on both; "
                 f"time-split validation NDCG@10 {challenger_score:.4f}.",
             )
             (folder / "run.json").write_text(

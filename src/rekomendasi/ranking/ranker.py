@@ -12,15 +12,21 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+# Parameters added after rankers were first saved, at the values those rankers were fitted with.
+BEFORE_PARAMS: dict[str, Any] = {"refit": False, "extra_trees": False}
+
 
 class LambdaRanker(BaseEstimator):
-    """Gradient-boosted LambdaRank with early stopping on held-out *queries*.
+    """Gradient-boosted LambdaRank, optionally with early stopping on held-out *queries*.
 
     Rows of one query are never split between training and validation, so early stopping measures
-    generalisation to new queries (employees), not to new rows of known ones.
+    generalisation to new queries (employees), not to new rows of known ones. The defaults were tuned by
+    cross-validation by query on a public learning-to-rank set (Yandex's, ``bench letor``, issue #15):
+    500 rounds of 15-leaf extra trees, without early stopping, which stopped too soon on the noisy NDCG
+    of a fifth of its 666 queries (0.697 NDCG@10 against 0.681 with 31 leaves and early stopping).
 
     Args:
-        n_estimators: maximum boosting rounds.
+        n_estimators: boosting rounds (the most, with early stopping).
         learning_rate: shrinkage per round.
         num_leaves: leaves per tree.
         min_child_samples: minimum rows per leaf.
@@ -30,6 +36,9 @@ class LambdaRanker(BaseEstimator):
         eval_at: k of the NDCG@k that early stopping watches.
         early_stopping_rounds: stop after this many rounds without improvement (0 disables).
         validation_fraction: share of queries held out for early stopping when no eval set is given.
+        refit: after early stopping on held-out queries (no eval set given), fit again on every row for
+            the rounds it chose; the held-out share is otherwise lost to training.
+        extra_trees: draw each feature's split threshold at random (LightGBM's ``extra_trees``).
         random_state: seed of the split and of LightGBM.
         n_jobs: threads.
     """
@@ -38,16 +47,18 @@ class LambdaRanker(BaseEstimator):
         self,
         n_estimators: int = 500,
         learning_rate: float = 0.05,
-        num_leaves: int = 31,
+        num_leaves: int = 15,
         min_child_samples: int = 20,
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
         reg_lambda: float = 1.0,
         eval_at: int = 10,
-        early_stopping_rounds: int = 50,
+        early_stopping_rounds: int = 0,
         validation_fraction: float = 0.2,
         random_state: int = 0,
         n_jobs: int = 2,
+        refit: bool = True,
+        extra_trees: bool = True,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -61,6 +72,8 @@ class LambdaRanker(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.refit = refit
+        self.extra_trees = extra_trees
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -74,6 +87,7 @@ class LambdaRanker(BaseEstimator):
             "bagging_freq": 1 if self.subsample < 1 else 0,
             "feature_fraction": self.colsample_bytree,
             "lambda_l2": self.reg_lambda,
+            "extra_trees": bool(self.extra_trees),
             "seed": self.random_state,
             "deterministic": True,
             "num_threads": self.n_jobs,
@@ -86,6 +100,7 @@ class LambdaRanker(BaseEstimator):
         y: np.ndarray | pd.Series,
         qid: np.ndarray | pd.Series,
         eval_set: tuple[Any, Any, Any] | None = None,
+        sample_weight: np.ndarray | pd.Series | None = None,
     ) -> LambdaRanker:
         """Fit on rows ``X`` with integer relevance grades ``y`` (>= 0) and query ids ``qid``.
 
@@ -95,9 +110,13 @@ class LambdaRanker(BaseEstimator):
             qid: query id per row; rows need not be sorted.
             eval_set: optional (X, y, qid) for early stopping; otherwise ``validation_fraction`` of the
                 queries is held out.
+            sample_weight: optional weight per row (>= 0). LambdaRank multiplies each row's gradient and
+                hessian by it after the pairwise lambdas of its query are computed: a row's pull on the
+                ranking scales, its pairs stay. The eval set is never weighted.
 
         Raises:
-            ValueError: labels are not whole numbers in [0, 30], or lengths differ.
+            ValueError: labels are not whole numbers in [0, 30], weights are negative, lengths differ, or
+                ``refit`` or ``extra_trees`` is not a bool.
         """
         frame = (
             X
@@ -112,8 +131,16 @@ class LambdaRanker(BaseEstimator):
             )
         if len(labels) and (np.any(labels < 0) or np.any(labels > 30) or np.any(labels % 1 != 0)):
             raise ValueError("LambdaRank needs relevance grades that are whole numbers in [0, 30]")
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if weights is not None and (len(weights) != len(labels) or not np.all(weights >= 0)):
+            raise ValueError(f"sample_weight needs {len(labels)} weights >= 0, got {len(weights)}")
+        for flag in ("refit", "extra_trees"):
+            if not isinstance(getattr(self, flag), bool | np.bool_):
+                raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self.n_features_in_ = frame.shape[1]
+        every = (frame, labels, queries, weights)
+        split = False
         if eval_set is None and self.early_stopping_rounds and self.validation_fraction > 0:
             unique = np.unique(queries)
             rng = np.random.default_rng(self.random_state)
@@ -123,7 +150,9 @@ class LambdaRanker(BaseEstimator):
                 mask = np.isin(queries, self.validation_queries_)
                 eval_set = (frame[mask], labels[mask], queries[mask])
                 frame, labels, queries = frame[~mask], labels[~mask], queries[~mask]
-        train = _dataset(frame, labels, queries)
+                weights = None if weights is None else weights[~mask]
+                split = True
+        train = _dataset(frame, labels, queries, weight=weights)
         valid_sets, callbacks = [], []
         self.evals_result_: dict[str, Any] = {}
         if eval_set is not None:
@@ -146,6 +175,12 @@ class LambdaRanker(BaseEstimator):
             callbacks=callbacks,
         )
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
+        if split and self.refit:
+            # The held-out queries chose the rounds; fit again on every row for that many.
+            frame, labels, queries, weights = every
+            self.booster_ = lgb.train(
+                self._params(), _dataset(frame, labels, queries, weight=weights), self.best_iteration_
+            )
         return self
 
     def predict(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
@@ -198,9 +233,10 @@ class LambdaRanker(BaseEstimator):
 
     @classmethod
     def load(cls, directory: Path) -> LambdaRanker:
-        """A ranker written by :meth:`save`."""
+        """A ranker written by :meth:`save`; one saved before a parameter existed gets the value that
+        fitted it (:data:`BEFORE_PARAMS`), not today's default."""
         fitted = json.loads((directory / "ranker.json").read_text(encoding="utf-8"))
-        ranker = cls(**fitted["params"])
+        ranker = cls(**{**BEFORE_PARAMS, **fitted["params"]})
         ranker.booster_ = lgb.Booster(model_file=str(directory / "booster.txt"))
         ranker.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
         ranker.n_features_in_ = len(ranker.feature_names_in_)
@@ -219,9 +255,14 @@ class LambdaRanker(BaseEstimator):
 
 
 def _dataset(
-    frame: pd.DataFrame, labels: np.ndarray, queries: np.ndarray, reference: lgb.Dataset | None = None
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    queries: np.ndarray,
+    reference: lgb.Dataset | None = None,
+    weight: np.ndarray | None = None,
 ) -> lgb.Dataset:
-    """A LightGBM dataset with rows grouped by query (LightGBM needs each query's rows contiguous)."""
+    """A LightGBM dataset with rows grouped by query (LightGBM needs each query's rows contiguous); the
+    weights, when given, follow their rows."""
     order = np.argsort(queries, kind="stable")
     sorted_q = queries[order]
     _, sizes = np.unique(sorted_q, return_counts=True)
@@ -229,6 +270,7 @@ def _dataset(
     return lgb.Dataset(
         frame.iloc[order].reset_index(drop=True),
         label=labels[order],
+        weight=None if weight is None else weight[order],
         group=sizes,
         reference=reference,
         free_raw_data=False,

@@ -1,7 +1,7 @@
 """The recommendation core: one entry point every output uses.
 
 - :func:`score_employees`: a partition's arrays (:class:`~rekomendasi.candidates.Matrices`), a ranker,
-  :class:`Filters` and :class:`ScoreOptions` in; the long-format scored table
+  :class:`Filters`, :class:`Objections` and :class:`ScoreOptions` in; the long-format scored table
   (:class:`~rekomendasi.recommend.schemas.Scores`) out.
 - :func:`score_snapshot`: the same for every active employee of a snapshot, one agency at a time.
 - :func:`recommendations`: :class:`Recommendation` values from scored rows (from the store or not).
@@ -18,7 +18,7 @@ from rekomendasi.recommend.core import (
     score_employees,
     score_snapshot,
 )
-from rekomendasi.recommend.filters import NO_FILTERS, Filters
+from rekomendasi.recommend.filters import NO_FILTERS, NO_OBJECTIONS, Filters, Objections
 from rekomendasi.recommend.results import (
     Contribution,
     Recommendation,
@@ -32,8 +32,10 @@ from rekomendasi.recommend.store import ScoresStore, StoreId, write_store
 __all__ = [
     "DEFAULT_OPTIONS",
     "NO_FILTERS",
+    "NO_OBJECTIONS",
     "Contribution",
     "Filters",
+    "Objections",
     "Ranker",
     "Recommendation",
     "ScoreOptions",

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from rekomendasi.cluster import InProcess, Runner
 from rekomendasi.explain import GAP_OPEN, Lang, gaps_from_records, reason
+from rekomendasi.recommend.filters import NO_OBJECTIONS, Objections
 from rekomendasi.recommend.schemas import Scores
 from rekomendasi.recommend.store import ScoresStore
 
@@ -38,9 +39,11 @@ def batch_table(
     names: Mapping[str, str],
     lang: Lang = "id",
     progress: Callable[[int, int], None] | None = None,
+    objections: Objections = NO_OBJECTIONS,
 ) -> pd.DataFrame:
-    """Every stored employee's top ``k`` (at most the store's N) in memory: nip, rank, training_id,
-    score, reason; sorted by nip and rank. (:func:`write_batch` writes the same rows to a file.)
+    """Every stored employee's top ``k`` (at most the store's N) in memory, without their standing
+    ``objections``: nip, rank, training_id, score, reason; sorted by nip and rank. (:func:`write_batch`
+    writes the same rows to a file.)
 
     Raises:
         ValueError: ``k`` is larger than the store keeps.
@@ -49,7 +52,7 @@ def batch_table(
     agencies = store.agencies()
     parts = []
     for done, agency in enumerate(agencies, 1):
-        parts.append(_rows(store.read(agency, max_rank=k), names, lang))
+        parts.append(_rows(_top(store, agency, k, objections), names, lang))
         if progress is not None:
             progress(done, len(agencies))
     if not parts:
@@ -67,6 +70,7 @@ class BatchContext:
     names: Mapping[str, str]
     lang: Lang
     directory: Path  # where the parts go
+    objections: Objections = NO_OBJECTIONS
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,8 @@ class BatchWritten:
 
 def agency_batch(agency: str, context: BatchContext) -> int:
     """One agency's batch rows from the store, written as a Parquet part; returns its row count."""
-    frame = _rows(ScoresStore(context.store).read(agency, max_rank=context.k), context.names, context.lang)
+    top = _top(ScoresStore(context.store), agency, context.k, context.objections)
+    frame = _rows(top, context.names, context.lang)
     target = context.directory / f"{quote(agency, safe='')}.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), target)
     return len(frame)
@@ -94,9 +99,11 @@ def write_batch(
     lang: Lang = "id",
     runner: Runner | None = None,
     progress: Callable[[int, int], None] | None = None,
+    objections: Objections = NO_OBJECTIONS,
 ) -> BatchWritten:
     """Write every stored employee's top ``k`` to ``out``, sorted by nip and rank (the rows of
-    :func:`batch_table`), agency by agency on ``runner``, merged by DuckDB.
+    :func:`batch_table`, without the standing ``objections``), agency by agency on ``runner``, merged by
+    DuckDB.
 
     Args:
         write_chunks: streams frames of one schema into a file (CSV or Parquet by its extension).
@@ -114,7 +121,7 @@ def write_batch(
     with tempfile.TemporaryDirectory(prefix=".rekomendasi-batch-parts-", dir=out.parent) as scratch:
         parts = Path(scratch)
         run.visible(parts)
-        shared = run.share(BatchContext(store.path, k, dict(names), lang, parts))
+        shared = run.share(BatchContext(store.path, k, dict(names), lang, parts, objections))
         rows = sum(
             n
             for _, n in run.map(
@@ -134,6 +141,13 @@ def write_batch(
     if written != rows:
         raise RuntimeError(f"the merged batch file has {written:,} rows, the agencies wrote {rows:,}")
     return BatchWritten(rows, int(employees))
+
+
+def _top(store: ScoresStore, agency: str, k: int, objections: Objections) -> pd.DataFrame:
+    """One agency's top ``k`` from the store without the objected entries: read deep enough that the
+    most objections of one person still leave k (the store's N permitting), then cut."""
+    rows = objections.drop(store.read(agency, max_rank=min(k + objections.depth, store.top_n)))
+    return rows[rows[Scores.rank] <= k].reset_index(drop=True) if objections else rows
 
 
 def _rows(scores: pd.DataFrame, names: Mapping[str, str], lang: Lang) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from rekomendasi.explain import GapArrays, gap_arrays
 from rekomendasi.features import Snapshot
 from rekomendasi.features.schemas import Roster
 from rekomendasi.ranking.pairs import FEATURES, pair_matrix
-from rekomendasi.recommend.filters import NO_FILTERS, Filters
+from rekomendasi.recommend.filters import NO_FILTERS, NO_OBJECTIONS, Filters, Objections
 from rekomendasi.recommend.schemas import (
     GAP_TYPE,
     SCORE_COLUMNS,
@@ -87,6 +87,7 @@ def score_employees(
     filters: Filters = NO_FILTERS,
     rows: np.ndarray | None = None,
     validate: bool = True,
+    objections: Objections = NO_OBJECTIONS,
 ) -> pd.DataFrame:
     """Each employee's best ``top_n`` candidates, ranked and explained (:class:`Scores`, sorted by nip
     and rank). Employees without an eligible entry have no rows.
@@ -99,17 +100,27 @@ def score_employees(
         rows: employee rows of ``m`` to score; None for all.
         validate: check the table against :class:`Scores` (a few milliseconds: jobs do; a server
             answering one request at a time relies on the same code having been checked by them).
+        objections: standing objections, dropped from the generated candidates (after the generator's
+            cut, so a list ranked now equals the stored one with :meth:`Objections.drop` applied).
     """
     allowed = filters.allowed(m.catalogue)
     parts = [
         _score_chunk(m, model, chunk, options)
-        for chunk in generate(m, options.candidates, allowed, rows, options.chunk)
-        if len(chunk)
+        for generated in generate(m, options.candidates, allowed, rows, options.chunk)
+        if len(chunk := _without(generated, objections))
     ]
     if not parts:
         return empty_scores()
     out = pd.concat(parts, ignore_index=True)
     return Scores.validate(out) if validate else out
+
+
+def _without(candidates: pd.DataFrame, objections: Objections) -> pd.DataFrame:
+    if not objections:
+        return candidates
+    nips = candidates[Candidates.nip].to_numpy(dtype=object)
+    objected = objections.objected(nips, candidates[Candidates.training_id].to_numpy(dtype=object))
+    return candidates[~objected].reset_index(drop=True) if objected.any() else candidates
 
 
 def _score_chunk(m: Matrices, model: Ranker, chunk: pd.DataFrame, options: ScoreOptions) -> pd.DataFrame:

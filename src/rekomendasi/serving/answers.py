@@ -12,7 +12,7 @@ import pandas as pd
 from rekomendasi.contract.schemas import Catalog, CatalogCompetencies, list_items, optional_text
 from rekomendasi.explain import GapAddressed, Lang, contribution_words, evidence_words
 from rekomendasi.features.schemas import CompetencyGaps
-from rekomendasi.recommend import Filters, Recommendation
+from rekomendasi.recommend import NO_OBJECTIONS, Filters, Objections, Recommendation
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.auth import Principal
 from rekomendasi.serving.engine import Employee, Engine
@@ -76,10 +76,17 @@ def recommendation_out(
 
 
 def employee_out(
-    engine: Engine, principal: Principal, who: Employee, k: int, lang: Lang, filters: Filters
+    engine: Engine,
+    principal: Principal,
+    who: Employee,
+    k: int,
+    lang: Lang,
+    filters: Filters,
+    objections: Objections = NO_OBJECTIONS,
 ) -> s.EmployeeRecommendations:
-    """An employee's top ``k``, the mandatory programmes due and the year's JP status."""
-    recs = engine.recommend(who.nip, k, filters)
+    """An employee's top ``k`` (without the entries of their standing ``objections``), the mandatory
+    programmes due and the year's JP status."""
+    recs = engine.recommend(who.nip, k, filters, objections)
     jp = engine.jp_status(who.nip)
     return s.EmployeeRecommendations(
         nip=who.nip,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -28,6 +28,7 @@ from rekomendasi.errors import (
     RekomendasiError,
     Unauthorized,
 )
+from rekomendasi.recommend import Objections
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.auth import Principal, Role
 from rekomendasi.serving.edge import note, principal_of
@@ -106,6 +107,11 @@ class ServiceState:
         if limiter is None:  # made on the event loop, at first use
             limiter = self._lanes[lane] = anyio.CapacityLimiter(threads)
         return await anyio.to_thread.run_sync(functools.partial(work, *args, **kwargs), limiter=limiter)
+
+    def objections(self, nips: Sequence[str] | None) -> Objections:
+        """The standing objections of ``nips`` (everyone's when None): one query of the state database;
+        call it off the event loop, in the thread that builds their answers."""
+        return Objections.of_pairs(self.stores.feedback.standing_objections(nips))
 
     def require_engine(self) -> Engine:
         """The loaded engine.

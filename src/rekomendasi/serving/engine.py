@@ -29,7 +29,9 @@ from rekomendasi.features.schemas import CompetencyGaps, Development, EntryOutco
 from rekomendasi.recommend import (
     DEFAULT_OPTIONS,
     NO_FILTERS,
+    NO_OBJECTIONS,
     Filters,
+    Objections,
     Ranker,
     Recommendation,
     ScoreOptions,
@@ -200,17 +202,22 @@ class Engine:
             keep &= self._people[Roster.unit_id] == unit_id
         return [str(n) for n in self._people[Roster.nip][keep]]
 
-    def recommend(self, nip: str, k: int = 10, filters: Filters = NO_FILTERS) -> list[Recommendation]:
-        """Top ``k`` for one employee, explained. Without filters (and ``k`` within the ranks the store
-        explained) from the scores store; otherwise ranked now by the same core, on the employee's cut of
-        the snapshot."""
+    def recommend(
+        self, nip: str, k: int = 10, filters: Filters = NO_FILTERS, objections: Objections = NO_OBJECTIONS
+    ) -> list[Recommendation]:
+        """Top ``k`` for one employee, explained, without the entries the person's standing objections
+        name. Without filters (and ``k`` plus those objections within the ranks the store explained)
+        from the scores store; otherwise ranked now by the same core, on the employee's cut of the
+        snapshot."""
         who = self.employee(nip)
-        if filters.empty and k <= self.store.explained:
-            rows = self.store.employee(who.instansi_id, nip).slice(0, k)
+        objected = len(objections.of(nip))
+        if filters.empty and k + objected <= self.store.explained:
+            stored = self.store.employee(who.instansi_id, nip).slice(0, k + objected)
+            rows = objections.drop(stored).slice(0, k)
         else:
             m = build_matrices(self.reader.person(nip), self.catalogue)
             options = dataclasses.replace(self.options, top_n=k, explained=k, num_threads=1)
-            rows = score_employees(m, self.model, options, filters, validate=False)
+            rows = score_employees(m, self.model, options, filters, validate=False, objections=objections)
         return recommendations(rows, self.catalogue.names)
 
     def gap_profile(self, nip: str) -> list[dict[str, Any]]:

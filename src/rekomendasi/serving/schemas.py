@@ -181,7 +181,8 @@ class FeedbackIn(_In):
         default="",
         max_length=2000,
         description="Why; required for `objected` (the person contests an automated recommendation, "
-        "UU 27/2022 art. 10).",
+        "UU 27/2022 art. 10) and for `resolved` (how a planner or admin reviewed the standing objection "
+        "of this NIP to this training; the entry is recommended again from then on).",
     )
 
     corrects: int | None = Field(
@@ -205,6 +206,12 @@ class FeedbackIn(_In):
                     "training_id": "TRN-0100",
                     "event": "objected",
                     "reason": "Saya sudah mengikuti pelatihan serupa tahun lalu.",
+                },
+                {
+                    "nip": "198503152010011001",
+                    "training_id": "TRN-0100",
+                    "event": "resolved",
+                    "reason": "Ditinjau bersama pegawai: materi berbeda dari pelatihan tahun lalu.",
                 },
             ]
         },

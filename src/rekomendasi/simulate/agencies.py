@@ -57,8 +57,11 @@ def build_agencies(config: SimConfig) -> pd.DataFrame:
     central = agencies["kind"].eq("central").to_numpy()
     weight = np.where(central, 0.22 * size / size[central].sum(), 0.78 * size / size[~central].sum())
     agencies["weight"] = weight / weight.sum()
-    agencies["daily_reports"] = rng.random(len(agencies)) < np.where(central, 0.3, 0.55)
-    agencies["periodic_skp"] = rng.random(len(agencies)) < 0.35
+    a = config.assumptions
+    agencies["daily_reports"] = rng.random(len(agencies)) < np.where(
+        central, a.daily_reports_central, a.daily_reports_regional
+    )
+    agencies["periodic_skp"] = rng.random(len(agencies)) < a.periodic_skp
     # The largest regional government always runs both, so every world exercises every table.
     largest = int(np.argmax(np.where(central, -1.0, weight)))
     agencies.loc[largest, ["daily_reports", "periodic_skp"]] = True

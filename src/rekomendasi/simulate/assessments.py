@@ -23,7 +23,6 @@ METHODS = {
     "self": (0.08, 0.7, 0.35),
 }
 TECHNICAL_METHODS = ("cat", "uji_kompetensi")
-SHARE_ASSESSED = 0.45
 
 
 def generate_assessments(
@@ -32,9 +31,10 @@ def generate_assessments(
     """Assessments (plus emp, comp; string columns as categoricals): per method, noisy and biased
     levels in [1, 5] of the competencies in each assessed employee's standard."""
     rng = config.rng("assessments")
+    a = config.assumptions
     frame = people.frame
     n = len(frame)
-    assessed = rng.random(n) < SHARE_ASSESSED
+    assessed = rng.random(n) < a.share_assessed
     events = np.flatnonzero(assessed)
     events = np.concatenate([events, events[rng.random(len(events)) < 0.3]])
     names = list(METHODS)
@@ -60,8 +60,10 @@ def generate_assessments(
     comp = np.concatenate(rows_comp)
     event = np.concatenate(rows_event)
     true = levels.at(emp, comp, dates[event])
-    sd = np.array([METHODS[m][1] for m in names])[method][event]
-    bias = np.array([METHODS[m][2] for m in names])[method][event]
+    sd = np.array([METHODS[m][1] for m in names])[method][event] * a.assessment_noise
+    bias = np.array([METHODS[m][2] for m in names])[method][event] + a.assessment_bias
+    if a.assessment_person_bias_sd:  # its own stream: the other draws stay those of the default world
+        bias = bias + config.rng("assessments.person_bias").normal(0.0, a.assessment_person_bias_sd, n)[emp]
     observed = np.clip(np.round(true + bias + rng.normal(0, 1, len(emp)) * sd, 1), 1.0, 5.0)
     out = pd.DataFrame(
         {

@@ -212,18 +212,51 @@ def build_catalog(spec: dict[str, Any], config: SimConfig) -> tuple[pd.DataFrame
     catalog = pd.DataFrame(entries)
     n = len(catalog)
     mandatory = catalog[Catalog.mandatory_for].notna().to_numpy()
-    # Latent effectiveness of each entry: modality efficiency x quality x saturating JP dose.
-    quality = np.clip(rng.normal(1.0, 0.2, n), 0.5, 1.5)
+    a = config.assumptions
+    # Latent effectiveness of each entry: quality x modality efficiency x saturating JP dose (x the
+    # provider's own quality), each visible attribute raised to its weight in the assumptions.
+    quality = np.clip(
+        rng.normal(1.0, a.quality_sd, n), max(0.05, 1.0 - 2.5 * a.quality_sd), 1.0 + 2.5 * a.quality_sd
+    )
     efficiency = catalog[Catalog.modality].map(MODALITY_EFFICIENCY).to_numpy()
     dose = 1.0 - np.exp(-catalog[Catalog.jp].to_numpy() / 24.0)
-    catalog["effect"] = np.round(np.where(mandatory, 1.0, quality * efficiency * dose), 4)
-    catalog["popularity"] = np.round(rng.lognormal(0.0, 0.8, n), 4)
+    effect = quality * efficiency**a.modality_weight * dose**a.jp_weight * _provider_factor(catalog, config)
+    # Visibility knobs change what varies, not how effective the catalogue is on average (the factor is
+    # exactly 1 with the default weights).
+    effect = effect * (np.mean((quality * efficiency * dose)[~mandatory]) / np.mean(effect[~mandatory]))
+    catalog["effect"] = np.round(np.where(mandatory, 1.0, effect), 4)
+    popularity = rng.lognormal(0.0, a.popularity_sd, n)
+    if a.popularity_quality_corr:
+        r = a.popularity_quality_corr
+        popularity = np.exp(
+            np.sqrt(1.0 - r**2) * np.log(popularity) + r * a.popularity_sd * effect_z(catalog)
+        )
+    catalog["popularity"] = np.round(popularity, 4)
     retired = (rng.random(n) < 0.08) & ~mandatory
     launched_recently = (rng.random(n) < 0.10) & ~retired & ~mandatory
     catalog[Catalog.active] = ~retired
     launch_day = pd.Timestamp(config.as_of) - pd.to_timedelta(rng.integers(30, 330, n), unit="D")
     catalog["launched_on"] = launch_day.where(launched_recently, pd.Timestamp(dt.date(2000, 1, 1)))
     return catalog, pd.DataFrame(links)
+
+
+def effect_z(catalog: pd.DataFrame) -> np.ndarray:
+    """Each entry's log effect in SDs from the mean of the non-mandatory entries (0 for mandatory ones)."""
+    mandatory = catalog[Catalog.mandatory_for].notna().to_numpy()
+    log_effect = np.log(np.maximum(catalog["effect"].to_numpy(dtype=np.float64), 1e-4))
+    regular = log_effect[~mandatory]
+    z = (log_effect - regular.mean()) / max(float(regular.std()), 1e-9)
+    return np.where(mandatory, 0.0, z)
+
+
+def _provider_factor(catalog: pd.DataFrame, config: SimConfig) -> np.ndarray:
+    """A log-normal multiplier on the effect shared by one provider's entries (all 1 by default; drawn
+    from its own stream, so the rest of the catalogue stays as it is)."""
+    sd = config.assumptions.provider_effect_sd
+    if not sd:
+        return np.ones(len(catalog))
+    providers, inverse = np.unique(catalog[Catalog.provider].to_numpy(dtype=str), return_inverse=True)
+    return np.exp(config.rng("catalog.provider_effect").normal(0.0, sd, len(providers)))[inverse]
 
 
 def _title(stem: str, tier: int, modality: str) -> str:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rekomendasi.simulate.assumptions import DEFAULT, Assumptions
+
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
@@ -20,6 +22,8 @@ class SimConfig:
         years: length of the evidence history, in whole years before ``as_of``.
         fmt: ``csv`` or ``parquet`` for every table.
         daily_report_months: months of daily activity reports kept before ``as_of``.
+        assumptions: how evidence, outcomes, the past training policy and missing data behave (the
+            defaults are the world of every seed before #15; see :mod:`.assumptions`).
     """
 
     employees: int
@@ -28,6 +32,7 @@ class SimConfig:
     years: int = 3
     fmt: str = "csv"
     daily_report_months: int = 6
+    assumptions: Assumptions = DEFAULT
 
     def __post_init__(self) -> None:
         if self.employees <= 0:

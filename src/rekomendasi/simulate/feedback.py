@@ -13,7 +13,7 @@ from rekomendasi.simulate.lexicon import lexicon
 from rekomendasi.simulate.people import People
 from rekomendasi.simulate.sampling import employees_in, random_dates, weighted_columns
 from rekomendasi.simulate.tables import categorical
-from rekomendasi.simulate.textgen import PhrasePool, decorate
+from rekomendasi.simulate.textgen import PhrasePool, decorate, off_topic
 
 _SOURCES = ("atasan", "rekan", "bawahan", "publik")  # drawn with shares 40, 35, 10, 15 %
 _ATASAN, _REKAN, _BAWAHAN, _PUBLIK = range(len(_SOURCES))
@@ -25,10 +25,11 @@ def generate_feedback(
     """Feedback (plus emp, comp; string columns as categoricals): ratings in [1, 5] and text from
     superiors, peers, subordinates and the public, following the gap on the day given."""
     rng = config.rng("feedback")
+    a = config.assumptions
     frame = people.frame
     lex = lexicon()
     n = len(frame)
-    count = rng.poisson(0.7 * config.years, n)
+    count = rng.poisson(a.feedback_per_year * config.years, n)
     emp = np.repeat(np.arange(n), count)
     structural = ~frame["jenis"].isin(["fungsional", "pelaksana"]).to_numpy()
     source = rng.choice(4, size=len(emp), p=[0.4, 0.35, 0.1, 0.15])  # position in _SOURCES
@@ -42,14 +43,17 @@ def generate_feedback(
     low = np.maximum(pd.Timestamp(config.start).to_datetime64(), frame[Employees.entry_date].to_numpy()[emp])
     dates = random_dates(rng, low, np.full(len(emp), pd.Timestamp(config.as_of).to_datetime64()))
     gap = levels.at(emp, comp, dates) - levels.required[emp, comp]
-    rating = np.clip(np.round(3.2 + 1.1 * gap + rng.normal(0, 0.7, len(emp))), 1, 5)
+    rating = np.clip(
+        np.round(3.2 + 1.1 * gap + rng.normal(0, 0.7 * a.feedback_noise, len(emp)) + a.feedback_bias), 1, 5
+    )
     has_text = rng.random(len(emp)) < 0.7
     no_rating = has_text & (rng.random(len(emp)) < 0.15)
     positive = (rating >= 4) | ((rating == 3) & (rng.random(len(emp)) < 0.5))
-    praised = PhrasePool(comp_ids, "praise").draw(comp, rng)
-    criticised = PhrasePool(comp_ids, "critique").draw(comp, rng)
+    about = off_topic(comp, emp, levels.in_standard, a.text_noise, config.rng("text_noise.feedback"))
+    praised = PhrasePool(comp_ids, "praise").draw(about, rng)
+    criticised = PhrasePool(comp_ids, "critique").draw(about, rng)
     text = decorate(praised.where(positive, criticised), lex.feedback_openers, 0.35, rng, prefix=True)
-    tagged = rng.random(len(emp)) < 0.3
+    tagged = rng.random(len(emp)) < a.feedback_tag_share
     out = pd.DataFrame(
         {
             Feedback.nip: people.nips(emp),
@@ -61,7 +65,7 @@ def generate_feedback(
             Feedback.text: text.present(has_text).categorical(),
             Feedback.competency_id: categorical(np.where(tagged, comp, -1), comp_ids),
             "emp": emp.astype(np.int32),
-            "comp": np.where(has_text, comp, -1).astype(np.int16),
+            "comp": np.where(has_text, about, -1).astype(np.int16),
         }
     )
     return out
@@ -77,6 +81,7 @@ def generate_public_feedback(
     """Public feedback: SKM element scores in [1, 4] per service unit and year, following the
     unit's mean gap in pelayanan_publik."""
     rng = config.rng("public_feedback")
+    noise = 0.1 * config.assumptions.public_feedback_noise
     frame = people.frame
     service = frame["service"].to_numpy()
     pp = comp_ids.index("pelayanan_publik")
@@ -96,7 +101,7 @@ def generate_public_feedback(
             3.05
             + 0.35 * gap.to_numpy()[:, None]
             + element_effect[None, :]
-            + rng.normal(0, 0.1, (len(units), len(SKM_ELEMENTS))),
+            + rng.normal(0, noise, (len(units), len(SKM_ELEMENTS))),
             1.0,
             4.0,
         )

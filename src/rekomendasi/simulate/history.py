@@ -1,7 +1,8 @@
 """Training history: an imperfect assignment policy and outcomes that depend on the true fit.
 
 The policy mixes mandatory programmes, popularity, supervisors' noisy view of gaps (blind to whether a
-course's level suits the person) and chance. Outcomes follow :mod:`dynamics`, so completed courses that
+course's level suits the person) and chance; the world's assumptions set their weights and may add the
+true fit and the true quality of a course. Outcomes follow :mod:`dynamics`, so completed courses that
 fit raise true levels, and later evidence moves with them.
 """
 
@@ -15,6 +16,8 @@ import pandas as pd
 from rekomendasi.contract.enums import JENIS_JABATAN
 from rekomendasi.contract.schemas import Catalog, Employees, Positions, TrainingHistory, jenis_eligibility
 from rekomendasi.simulate import dynamics
+from rekomendasi.simulate.assumptions import Assumptions
+from rekomendasi.simulate.catalog import effect_z
 from rekomendasi.simulate.config import SimConfig
 from rekomendasi.simulate.people import People
 from rekomendasi.simulate.world import World
@@ -73,6 +76,7 @@ def simulate_history(
             for analysis; a GB at a million staff); without it ``start_levels`` is empty.
     """
     rng = config.rng("history")
+    a = config.assumptions
     frame = people.frame
     n, n_comp = people.level0.shape
     catalog = world.catalog
@@ -92,7 +96,7 @@ def simulate_history(
     popularity = np.log(catalog["popularity"].to_numpy())
     ability = frame["ability"].to_numpy()
     entry_dates = frame[Employees.entry_date].to_numpy()
-    perception_error = rng.normal(0.0, 0.6, (n, n_comp)).astype(np.float32)
+    perception_error = rng.normal(0.0, a.policy_perception_noise, (n, n_comp)).astype(np.float32)
     in_standard = required > 0
 
     completed = np.zeros((n, n_entries), dtype=bool)
@@ -104,7 +108,9 @@ def simulate_history(
     before_window = mandatory_events[
         mandatory_events[TrainingHistory.enrolled_on] < pd.Timestamp(config.start)
     ]
-    enrolments.append(_outcomes(before_window, world, levels, required, ability, rng, as_of, apply=False)[0])
+    enrolments.append(
+        _outcomes(before_window, world, levels, required, ability, rng, as_of, a, apply=False)[0]
+    )
     _mark_completed(completed, enrolments[-1])
 
     for year in config.history_years:
@@ -128,9 +134,10 @@ def simulate_history(
                 & entered[rows, None]
             )
             top[rows], finite[rows] = _policy_top4(
-                world, levels[rows], required[rows], perception_error[rows], available, popularity, rng
+                world, levels[rows], required[rows], perception_error[rows], available, popularity, rng, a
             )
-        lam = np.where(frame[Employees.status].to_numpy() == "pppk", 0.8, 1.3)
+        scale = a.trainings_per_year / 1.3  # exactly 1 by default
+        lam = np.where(frame[Employees.status].to_numpy() == "pppk", 0.8 * scale, 1.3 * scale)
         count = np.minimum(rng.poisson(lam), 4)
         rank = np.arange(4)[None, :]
         chosen = (rank < count[:, None]) & finite
@@ -146,7 +153,7 @@ def simulate_history(
             & (mandatory_events[TrainingHistory.enrolled_on] <= year_end)
         ]
         events = pd.concat([in_year, regular], ignore_index=True)
-        done, gains = _outcomes(events, world, levels, required, ability, rng, as_of, apply=True)
+        done, gains = _outcomes(events, world, levels, required, ability, rng, as_of, a, apply=True)
         enrolments.append(done)
         _mark_completed(completed, done)
         gain_rows.append(gains)
@@ -197,9 +204,12 @@ def _policy_top4(
     available: np.ndarray,
     popularity: np.ndarray,
     rng: np.random.Generator,
+    assumptions: Assumptions,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For a block of employees: the policy's four best entries (by popularity, supervisors' noisy view
-    of the gaps and Gumbel chance, ties to the earlier entry) and whether each was available at all."""
+    of the gaps, the true fit and quality when the assumptions weigh them, and Gumbel chance; ties to the
+    earlier entry) and whether each was available at all."""
+    a = assumptions
     perceived_gap = np.maximum(required - levels + perception_error, 0.0)
     in_standard = required > 0
     relevance = np.zeros(available.shape, dtype=np.float32)
@@ -209,13 +219,31 @@ def _policy_top4(
         safe = np.where(valid, comp, 0)
         relevance += np.where(valid[None, :], perceived_gap[:, safe] + 0.8 * in_standard[:, safe], 0.0)
     gumbel = rng.gumbel(0.0, 1.0, available.shape).astype(np.float32)
+    informed = a.policy_popularity * popularity[None, :] + a.policy_gap * relevance
+    if a.policy_fit:
+        informed = informed + a.policy_fit * _mean_match(world, levels, a)
+    if a.policy_quality:
+        informed = informed + a.policy_quality * effect_z(world.catalog)[None, :]
     score = np.where(
         available,
-        (0.8 * popularity[None, :] + 0.7 * relevance + gumbel).astype(np.float32),
+        (informed + a.policy_temperature * gumbel).astype(np.float32),
         np.float32(-np.inf),
     )
     top = _top(score, 4)
     return top, np.isfinite(np.take_along_axis(score, top, axis=1))
+
+
+def _mean_match(world: World, levels: np.ndarray, assumptions: Assumptions) -> np.ndarray:
+    """[employee, entry] true level match of a block of employees, averaged over each entry's targets."""
+    total = np.zeros((len(levels), len(world.targets)), dtype=np.float32)
+    count = np.maximum((world.targets >= 0).sum(axis=1), 1)
+    for k in range(world.targets.shape[1]):
+        comp = world.targets[:, k]
+        valid = comp >= 0
+        target = world.target_levels[:, k].astype(np.float64)
+        match = dynamics.level_match(levels[:, np.where(valid, comp, 0)], target[None, :], assumptions)
+        total += np.where(valid[None, :], match, 0.0).astype(np.float32)
+    return total / count[None, :]
 
 
 def _top(score: np.ndarray, k: int) -> np.ndarray:
@@ -280,10 +308,12 @@ def _outcomes(
     ability: np.ndarray,
     rng: np.random.Generator,
     as_of: pd.Timestamp,
+    assumptions: Assumptions,
     *,
     apply: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Completion, score, satisfaction and realised gains of each enrolment."""
+    a = assumptions
     catalog = world.catalog
     m = len(events)
     emp = events["emp"].to_numpy(dtype=np.int64)
@@ -294,11 +324,10 @@ def _outcomes(
     level = levels[emp[:, None], safe]
     target = world.target_levels[entry].astype(np.float64)
     effect = catalog["effect"].to_numpy()[entry]
-    gain = dynamics.expected_gain(level, target, valid, effect)
-    match = np.where(valid, dynamics.level_match(level, target), 0.0).sum(axis=1) / np.maximum(
-        valid.sum(axis=1), 1
-    )
-    p_complete = dynamics.completion_probability(match, ability[emp])
+    fit = dynamics.level_match(level, target, a)
+    gain = dynamics.expected_gain(level, target, valid, effect, fit, a)
+    match = np.where(valid, fit, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    p_complete = dynamics.completion_probability(match, ability[emp], a)
     completes = rng.random(m) < p_complete
     score = np.clip(
         60
@@ -324,10 +353,11 @@ def _outcomes(
     status = np.where(
         ongoing, "enrolled", np.where(completes, "completed", np.where(fails, "failed", "dropped"))
     )
-    satisfaction = np.clip(np.round(2.6 + 1.8 * match + rng.normal(0, 0.7, m)), 1, 5).astype(int)
+    visible = a.satisfaction_effect * effect_z(catalog)[entry] if a.satisfaction_effect else 0.0
+    satisfaction = np.clip(np.round(2.6 + 1.8 * match + visible + rng.normal(0, 0.7, m)), 1, 5).astype(int)
     realised = (
         gain
-        * rng.lognormal(0.0, 0.25, (m, 1))
+        * rng.lognormal(0.0, a.gain_noise, (m, 1))
         * np.where(status == "completed", 1.0, np.where(status == "failed", 0.3, 0.0))[:, None]
     )
     finished = status != "enrolled"

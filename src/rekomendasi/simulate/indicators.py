@@ -13,7 +13,7 @@ from rekomendasi.simulate.lexicon import lexicon
 from rekomendasi.simulate.people import People
 from rekomendasi.simulate.sampling import employees_in, random_dates, weighted_columns
 from rekomendasi.simulate.tables import categorical, stack
-from rekomendasi.simulate.textgen import PhrasePool, Texts, decorate
+from rekomendasi.simulate.textgen import PhrasePool, Texts, decorate, off_topic
 from rekomendasi.simulate.world import World
 
 _KUANTITAS, _KUALITAS, _WAKTU = (ASPECT.index(a) for a in ("kuantitas", "kualitas", "waktu"))
@@ -29,6 +29,8 @@ def generate_indicators(
     """Indicators (plus emp, comp, year): 3 to 5 per employee and year; attainment follows the gap
     in the indicator's competency. String columns are categoricals."""
     rng = config.rng("indicators")
+    a = config.assumptions
+    text_rng = config.rng("text_noise.indicators")
     frame = people.frame
     pool = PhrasePool(comp_ids, "indicators")
     technical = np.array([c not in NATIONAL_COMPETENCIES for c in comp_ids])
@@ -55,7 +57,11 @@ def generate_indicators(
         )
         gap = dense[e_rep, pick] - levels.required[e_rep, pick]
         attainment = np.clip(
-            1 + 0.2 * gap + 0.08 * ability[e_rep] + rng.normal(0, 0.12, len(e_rep)),
+            1
+            + 0.2 * gap
+            + 0.08 * ability[e_rep]
+            + rng.normal(0, 0.12 * a.indicator_noise, len(e_rep))
+            + a.indicator_inflation,
             0.1,
             1.5,
         )
@@ -63,8 +69,11 @@ def generate_indicators(
             aspect == _KUANTITAS, np.round(target * attainment), np.round(target * attainment, 1)
         )
         reported = rng.random(len(e_rep)) > (0.15 if year == config.as_of.year else 0.03)
-        tagged = rng.random(len(e_rep)) < 0.4
-        texts.append(pool.draw(pick, rng))
+        tagged = rng.random(len(e_rep)) < a.indicator_tag_share
+        # The description (and the daily reports logged against it) may be about another competency than
+        # the one the attainment follows and the tag names.
+        about = off_topic(pick, e_rep, levels.in_standard, a.text_noise, text_rng)
+        texts.append(pool.draw(about, rng))
         parts.append(
             {
                 "emp": e_rep.astype(np.int32),
@@ -74,7 +83,7 @@ def generate_indicators(
                 Indicators.target: target,
                 Indicators.realization: np.where(reported, realization, np.nan),
                 "tagged": np.where(tagged, pick, -1).astype(np.int16),
-                "comp": pick.astype(np.int16),
+                "comp": about.astype(np.int16),
             }
         )
     columns = stack(parts)

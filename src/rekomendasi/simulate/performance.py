@@ -14,7 +14,7 @@ from rekomendasi.simulate.lexicon import lexicon
 from rekomendasi.simulate.people import People
 from rekomendasi.simulate.sampling import employees_in
 from rekomendasi.simulate.tables import categorical, stack
-from rekomendasi.simulate.textgen import PhrasePool, Texts, decorate
+from rekomendasi.simulate.textgen import PhrasePool, Texts, decorate, off_topic
 from rekomendasi.simulate.world import World
 
 _ATAS, _SESUAI, _BAWAH = range(len(RATING3))  # positions in RATING3
@@ -39,19 +39,23 @@ def _quota_rating(
 
 
 def _unit_quotas(
-    latent: np.ndarray, unit: np.ndarray, rng: np.random.Generator
+    latent: np.ndarray, unit: np.ndarray, rng: np.random.Generator, leniency: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-row quotas from the unit's own result: strong units may rate more staff above expectation,
-    weak units must rate more below (PermenPANRB 6/2022 caps); leniency varies between units."""
+    weak units must rate more below (PermenPANRB 6/2022 caps); leniency varies between units, and a
+    world's ``leniency`` moves a share from below to above expectation (stretching the cap by as much)."""
     if len(latent) == 0:
         return np.zeros(0), np.zeros(0)
     unit_codes, inverse = np.unique(unit, return_inverse=True)
     unit_mean = np.bincount(inverse, weights=latent) / np.bincount(inverse)
     z = (unit_mean - unit_mean.mean()) / (unit_mean.std() + 1e-9)
     band = np.digitize(z, [-1.0, 0.0, 1.0])  # 0 kurang .. 3 istimewa
-    q_top = np.array([0.04, 0.10, 0.22, 0.38])[band] + rng.normal(0, 0.05, len(unit_codes))
-    q_bottom = np.array([0.22, 0.10, 0.05, 0.02])[band] + np.abs(rng.normal(0, 0.02, len(unit_codes)))
-    return np.clip(q_top, 0.0, 0.5)[inverse], np.clip(q_bottom, 0.0, 0.4)[inverse]
+    q_top = np.array([0.04, 0.10, 0.22, 0.38])[band] + leniency + rng.normal(0, 0.05, len(unit_codes))
+    q_bottom = (
+        np.array([0.22, 0.10, 0.05, 0.02])[band] - leniency + np.abs(rng.normal(0, 0.02, len(unit_codes)))
+    )
+    cap = 0.5 + max(leniency, 0.0)
+    return np.clip(q_top, 0.0, cap)[inverse], np.clip(q_bottom, 0.0, 0.4)[inverse]
 
 
 def generate_behaviour(
@@ -64,6 +68,8 @@ def generate_behaviour(
     """Behaviour ratings (plus emp, comp; string columns as categoricals) per year and core value, and
     each year's (employees, latent behaviour) for the SKP."""
     rng = config.rng("behaviour")
+    a = config.assumptions
+    text_rng = config.rng("text_noise.behaviour")
     frame = people.frame
     praise = PhrasePool(comp_ids, "praise")
     critique = PhrasePool(comp_ids, "critique")
@@ -74,13 +80,14 @@ def generate_behaviour(
     latent_by_year = {}
     for year, dense in mid_year.items():
         emp = employees_in(frame, pd.Timestamp(year, 6, 30))
-        lenient = rng.normal(0, 0.15, int(unit.max(initial=-1)) + 1)[unit[emp]]
+        lenient = rng.normal(0, 0.15 * a.behaviour_noise, int(unit.max(initial=-1)) + 1)[unit[emp]]
         values = np.zeros((len(emp), len(CORE_VALUES)))
         mapped_comp = np.zeros((len(emp), len(CORE_VALUES)), dtype=np.int64)
         for v, core in enumerate(CORE_VALUES):
             comps = np.array([comp_ids.index(c) for c in CORE_VALUE_COMPETENCIES[core]])
             gap = dense[emp[:, None], comps] - levels.required[emp[:, None], comps]
-            values[:, v] = gap.mean(axis=1) + rng.normal(0, 0.35, len(emp)) + lenient
+            noise = rng.normal(0, 0.35 * a.behaviour_noise, len(emp))
+            values[:, v] = gap.mean(axis=1) + noise + lenient + a.behaviour_bias
             mapped_comp[:, v] = comps[rng.integers(0, len(comps), len(emp))]
         latent_by_year[year] = (emp, values.mean(axis=1))
         rating = np.where(values > 0.35, _ATAS, np.where(values < -0.75, _BAWAH, _SESUAI))
@@ -90,6 +97,7 @@ def generate_behaviour(
         flat_value = values.reshape(-1)
         with_text = rng.random(len(e_rep)) < 0.25
         positive = (flat_rating == _ATAS) | ((flat_rating == _SESUAI) & (flat_value > -0.2))
+        comp = off_topic(comp, e_rep, levels.in_standard, a.text_noise, text_rng)
         praised = praise.draw(comp, rng)
         criticised = critique.draw(comp, rng)
         text = decorate(praised.where(positive, criticised), lex.feedback_openers, 0.35, rng, prefix=True)
@@ -146,6 +154,7 @@ def generate_skp(
     """SKP (plus emp; string columns as categoricals): yearly ratings and, in the as-of year where the
     agency runs them, quarterly ones; both rated within unit quotas."""
     rng = config.rng("skp")
+    a = config.assumptions
     frame = people.frame
     technical = np.array([g == "teknis" for g in world.competencies[Competencies.group]])
     unit = people.unit_codes  # grouping by code is grouping by unit id, in the same order
@@ -157,7 +166,7 @@ def generate_skp(
     for year, dense in mid_year.items():
         emp, beh = behaviour_latent[year]
         tech_gap, nat_gap = _mean_gaps(dense, levels, emp, technical)
-        perf = 0.6 * tech_gap + 0.4 * nat_gap + 0.25 * frame["ability"].to_numpy()[emp]
+        perf = 0.6 * tech_gap + 0.4 * nat_gap + a.skp_ability_weight * frame["ability"].to_numpy()[emp]
         periods: list[tuple[str, float]] = [(str(year), 0.3)]
         if year == config.as_of.year:
             periods += [
@@ -168,13 +177,13 @@ def generate_skp(
         for period, noise in periods:
             rows = emp if len(period) == 4 else emp[periodic[emp]]
             sel = np.ones(len(emp), bool) if len(period) == 4 else periodic[emp]
-            p_lat = perf[sel] + rng.normal(0, noise, int(sel.sum()))
-            b_lat = beh[sel] + rng.normal(0, noise / 2, int(sel.sum()))
-            q_top, q_bottom = _unit_quotas(p_lat, unit[rows], rng)
+            p_lat = perf[sel] + rng.normal(0, noise * a.skp_noise, int(sel.sum()))
+            b_lat = beh[sel] + rng.normal(0, noise * a.skp_noise / 2, int(sel.sum()))
+            q_top, q_bottom = _unit_quotas(p_lat, unit[rows], rng, a.skp_leniency)
             hasil = _quota_rating(p_lat, unit[rows], q_top, q_bottom)
-            q_top_b, q_bottom_b = _unit_quotas(b_lat, unit[rows], rng)
+            q_top_b, q_bottom_b = _unit_quotas(b_lat, unit[rows], rng, a.skp_leniency)
             perilaku = _quota_rating(b_lat, unit[rows], q_top_b + 0.05, q_bottom_b * 0.6)
-            keep = rng.random(len(rows)) > 0.05
+            keep = rng.random(len(rows)) > a.skp_missing
             period_names.append(period)
             parts.append(
                 {

@@ -30,7 +30,7 @@ from rekomendasi.simulate.history import History, simulate_history
 from rekomendasi.simulate.levels import LevelModel
 from rekomendasi.simulate.people import People, build_people
 from rekomendasi.simulate.tables import categorical, sort_order, write_frame
-from rekomendasi.simulate.truth import TRUTH_README, benefit_chunks, text_competency, true_levels
+from rekomendasi.simulate.truth import benefit_chunks, text_competency, true_levels, truth_readme
 from rekomendasi.simulate.world import World, build_world
 
 # Sort keys give every table a stable row order, so files are byte-identical for a seed and
@@ -70,7 +70,7 @@ def simulate(
     """Simulate a world for ``config`` and write it to ``out_dir`` (created; existing tables replaced).
 
     Args:
-        config: size, seed, as-of date, history length and file format.
+        config: size, seed, as-of date, history length, file format and the world's assumptions.
         out_dir: the data directory to write.
         progress: called with a stage name as each stage starts.
     """
@@ -139,10 +139,11 @@ def simulate(
     stage("writing truth")
     truth = out / "truth"
     truth.mkdir(exist_ok=True)
-    (truth / "README.md").write_text(TRUTH_README, encoding="utf-8")
+    (truth / "README.md").write_text(truth_readme(config.assumptions), encoding="utf-8")
     write_frame(true_levels(world, people, final_levels), truth / f"true_levels{ext}")
     rows["truth/benefit"] = write_chunks(
-        benefit_chunks(world, people, history, final_levels), truth / f"benefit{ext}"
+        benefit_chunks(world, people, history, final_levels, assumptions=config.assumptions),
+        truth / f"benefit{ext}",
     )
     write_frame(text_competency(world, labelled), truth / f"text_competency{ext}")
     write_frame(world.agencies.drop(columns="weight"), truth / f"agencies{ext}")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from rekomendasi.simulate.lexicon import lexicon
+from rekomendasi.simulate.sampling import weighted_columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +113,15 @@ def where_present(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
     out = np.asarray(values, dtype=object).copy()
     out[~np.asarray(mask, dtype=bool)] = None
     return out
+
+
+def off_topic(
+    comp: np.ndarray, emp: np.ndarray, allowed: np.ndarray, share: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The competency each text row is written about: ``comp``, except for a ``share`` of rows written
+    about a random competency of the employee's standard (``allowed[emp]``), whatever the row's rating
+    or indicator measures. A share of 0 returns ``comp`` itself and draws nothing."""
+    if share <= 0 or not len(comp):
+        return comp
+    swap = rng.random(len(comp)) < share
+    return np.where(swap, weighted_columns(allowed, emp, rng.random(len(comp))), comp)

@@ -17,12 +17,13 @@ from rekomendasi.contract.schemas import (
     jenis_eligibility,
 )
 from rekomendasi.simulate import dynamics
+from rekomendasi.simulate.assumptions import DEFAULT, Assumptions
 from rekomendasi.simulate.history import History
 from rekomendasi.simulate.people import People
 from rekomendasi.simulate.tables import categorical
 from rekomendasi.simulate.world import World
 
-TRUTH_README = """# truth/ (simulated ground truth; never an input to any model)
+_README = """# truth/ (simulated ground truth; never an input to any model)
 
 Written by `rekomendasi simulate` beside the data tables. No code path of training or serving reads it;
 it exists only to score recommendations and feature estimates against the simulated world.
@@ -42,13 +43,13 @@ daily_reports and periodic_skp say whether the agency keeps those records.
 A catalogue entry targets competencies c, each with a target level T. For a person at true level L with
 position requirement R (0 when c is not in the position's standard):
 
-- level match m = exp(-(L - (T - 1))^2 / (2 * 0.7^2)): highest one level below the target, small far
+- level match m = exp(-(L - (T - 1))^2 / (2 * {w:g}^2)): highest one level below the target, small far
   below (cannot follow) or at and above the target (nothing new);
 - expected gain g = effect * m * clip(T - L, 0, 1.2) / sqrt(number of targeted competencies), where
   effect is the entry's latent effectiveness (modality x quality x saturating JP dose);
 - value = min(g, max(R - L, 0)) + 0.25 * (the rest of g), or 0.1 * g when c is not required;
 - benefit = P(complete) * sum of values over targeted competencies, with
-  P(complete) = clip(0.6 + 0.3 * mean m + 0.1 * tanh(ability), 0.05, 0.98).
+  P(complete) = clip({c0:g} + {c1:g} * mean m + {c2:g} * tanh(ability), 0.05, 0.98).
 
 So benefit is the expected number of competency-gap levels the entry closes for that person, in [0, ~3].
 `eligible` is false where the entry excludes the person's jenis_jabatan, or the person already completed
@@ -64,6 +65,37 @@ feedback are generated from the levels these gains produce.
 `competency_id` the competency the text was generated about (also when the table leaves competency_id
 empty). Use it to measure text-to-competency accuracy.
 """
+
+_ASSUMPTIONS = """
+## This world's assumptions
+This world was simulated with assumptions other than the defaults (`rekomendasi simulate --assumptions`;
+knobs in bold differ). Benefit above follows them: the level match m uses this world's match_width; with
+a match_floor f, the expected gain uses f + (1 - f) * m in place of m; effect is the entry's latent
+effectiveness quality x efficiency^modality_weight x dose^jp_weight (x a provider factor when
+provider_effect_sd > 0), rescaled to the mean effect of the default formula; realised gains are g times
+a log-normal factor of log-SD gain_noise (median 1; benefit takes the median). In the YAML form
+`rekomendasi simulate --assumptions` reads:
+
+```yaml
+{changed}```
+
+{table}"""
+
+
+def truth_readme(assumptions: Assumptions = DEFAULT) -> str:
+    """``truth/README.md``: benefit's definition with this world's numbers, and, when any assumption
+    differs from its default, a section listing them all (a default world's README is the one it had
+    before the assumptions were knobs)."""
+    a = assumptions
+    text = _README.format(w=a.match_width, c0=a.completion_base, c1=a.completion_fit, c2=a.completion_ability)
+    changed = assumptions.changed()
+    if not changed:
+        return text
+    block = "".join(f"{name}: {value:g}\n" for name, value in changed.items())
+    return text + _ASSUMPTIONS.format(changed=block, table=assumptions.markdown())
+
+
+TRUTH_README = truth_readme()
 
 
 def true_levels(world: World, people: People, final_levels: np.ndarray) -> pd.DataFrame:
@@ -82,9 +114,15 @@ def true_levels(world: World, people: People, final_levels: np.ndarray) -> pd.Da
 
 
 def benefit_chunks(
-    world: World, people: People, history: History, final_levels: np.ndarray, chunk: int = 5000
+    world: World,
+    people: People,
+    history: History,
+    final_levels: np.ndarray,
+    chunk: int = 5000,
+    assumptions: Assumptions = DEFAULT,
 ) -> Iterator[pd.DataFrame]:
-    """Expected benefit of every (employee, active entry) pair, ``chunk`` employees at a time."""
+    """Expected benefit of every (employee, active entry) pair, ``chunk`` employees at a time, under the
+    ``assumptions`` that generated the history."""
     frame = people.frame
     active = np.flatnonzero(world.catalog[Catalog.active].to_numpy())
     targets = world.targets[active]
@@ -116,7 +154,7 @@ def benefit_chunks(
         level = final_levels[emp][:, safe].reshape(-1, safe.shape[1]).astype(np.float64)
         required = required_all[emp][:, safe].reshape(-1, safe.shape[1]).astype(np.float64)
         benefit = dynamics.pair_benefit(
-            level, required, target_levels[t_rep], valid[t_rep], effect[t_rep], ability[e_rep]
+            level, required, target_levels[t_rep], valid[t_rep], effect[t_rep], ability[e_rep], assumptions
         )
         eligible = (
             eligible_jenis[jenis_idx[emp]] & ~history.completed[emp][:, active] & ~enrolled[emp][:, active]

@@ -149,6 +149,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event_enrolled": ("Mendaftar", "Enrolled"),
     "event_completed": ("Selesai", "Completed"),
     "event_objected": ("Keberatan", "Objection"),
+    "event_resolved": ("Keberatan selesai ditinjau", "Objection resolved"),
+    "objections_title": ("Keberatan yang berlaku", "Standing objections"),
+    "objections_help": (
+        "Pelatihan berikut tidak direkomendasikan kepada pegawai ini sampai keberatannya dinyatakan selesai "
+        "ditinjau (dengan alasan).",
+        "These trainings are not recommended to this employee until the objection is resolved (with a "
+        "reason).",
+    ),
+    "resolve_this": ("Nyatakan selesai ditinjau", "Resolve"),
     "reason": ("Alasan", "Reason"),
     "record": ("Simpan", "Save"),
     "recorded": (

@@ -118,8 +118,9 @@ async def person(
     pelatihan: Annotated[str | None, Query(max_length=64)] = None,
     tanggapan: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
-    """The gap profile with its evidence, the recommendations with reasons and expected benefit, the
-    mandatory programmes and JP, and the form to record feedback or an objection."""
+    """The gap profile with its evidence, the recommendations with reasons and expected benefit (without
+    the entries the person objected to), the mandatory programmes and JP, the standing objections, and
+    the form to record feedback, an objection or its resolution."""
     who = caller(request)
     note(request, [nip])
     engine = engine_of(request)
@@ -130,7 +131,12 @@ async def person(
     lang = lang_of(request)
     service = service_of(request)
     profile = await service.run(gap_profile_out, engine, employee, lang)
-    recs = await service.run(employee_out, engine, who.principal, employee, 10, lang, NO_FILTERS)
+    objections = await service.run(service.objections, [nip])
+    recs = await service.run(employee_out, engine, who.principal, employee, 10, lang, NO_FILTERS, objections)
+    objected = [
+        {"training_id": t, "title": str(engine.entry_info.get(t, {}).get("title", t))}
+        for t in sorted(objections.of(nip))
+    ]
     saved = None
     if tersimpan is not None:
         saved = {"id": tersimpan, "training": pelatihan or "", "event": tanggapan or ""}
@@ -141,6 +147,7 @@ async def person(
         employee=employee,
         profile=profile,
         recs=recs,
+        objected=objected,
         events=EVENTS,
         saved=saved,
         chosen=request.query_params.get("keberatan"),

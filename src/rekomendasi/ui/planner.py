@@ -102,7 +102,9 @@ async def build_plan(request: Request, agency: Agency) -> Response:
         lang=lang,
     )
     engine = engine_of(request)
-    plan_id, _ = await service.run_plan(solve_and_save, engine, service.stores.plans, wanted, who.principal)
+    plan_id, _ = await service.run_plan(
+        solve_and_save, engine, service.stores.plans, wanted, who.principal, service.objections
+    )
     return redirect(request, f"/ui/rencana/{plan_id}")
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from rekomendasi.errors import BadRequest, Forbidden, Unauthorized
-from rekomendasi.recommend import NO_FILTERS
+from rekomendasi.recommend import NO_FILTERS, Recommendation
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.answers import recommendation_out
 from rekomendasi.serving.deps import ERRORS, WITH_BODY, Caller, Service, ServiceState, guarded, only
@@ -116,7 +116,7 @@ async def suggestions(
     nip = _grant(request, service)
     engine = service.require_engine()
     who = engine.employee(nip)
-    recs = await service.run(engine.recommend, who.nip, k, NO_FILTERS)
+    recs = await service.run(_suggest, service, who.nip, k)
     fields = set(SuggestionOut.model_fields)
     out = SuggestionsOut(
         as_of=engine.snapshot.as_of.isoformat(),
@@ -141,6 +141,11 @@ async def suggestions(
         request.scope.get("state", {}).get("request_id"),
     )
     return out
+
+
+def _suggest(service: ServiceState, nip: str, k: int) -> list[Recommendation]:
+    """The person's top ``k`` without their standing objections (read in the same worker thread)."""
+    return service.require_engine().recommend(nip, k, NO_FILTERS, service.objections([nip]))
 
 
 @router.post(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from rekomendasi.errors import BadRequest
+from rekomendasi.errors import BadRequest, Forbidden
+from rekomendasi.feedback import FeedbackEvent
 from rekomendasi.serving import schemas as s
+from rekomendasi.serving.auth import Role
 from rekomendasi.serving.deps import WITH_BODY, Caller, Service, guarded, only
 
 router = APIRouter(tags=["feedback"])
@@ -22,11 +24,16 @@ async def feedback(
     request: Request, service: Service, principal: Caller, body: s.FeedbackIn
 ) -> s.FeedbackOut:
     """Record what happened to a recommendation: accepted, rejected, enrolled, completed, or objected
-    (the person contests an automated recommendation, UU 27/2022 art. 10; a reason is required).
-    Rows are never changed: to correct one, send a new row with `corrects` set to its id. Stored
-    durably; `rekomendasi feedback export` hands it to training."""
+    (the person contests an automated recommendation, UU 27/2022 art. 10; a reason is required). An
+    objection takes the entry out of the person's recommendations on every surface until a planner or
+    admin records `resolved` for the same NIP and training (with a reason: how it was reviewed; 422
+    when no objection stands; 403 for platform keys). Rows are never changed: to correct one, send a new
+    row with `corrects` set to its id. Stored durably; `rekomendasi feedback export` hands it to
+    training."""
     engine = service.require_engine()
     guarded(service, principal, request, body.nip)
+    if body.event == FeedbackEvent.RESOLVED and principal.role is Role.PLATFORM:
+        raise Forbidden("a platform key cannot resolve an objection; a planner or admin reviews it.")
     if body.training_id not in engine.entry_info:
         raise BadRequest(f"training_id {body.training_id!r} is not in the catalogue.")
     version = engine.model_version.version

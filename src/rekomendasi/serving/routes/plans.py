@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from rekomendasi.errors import Forbidden, NotFound
 from rekomendasi.plans import Plan, PlanRequest, PlanSummary, make_plan, output_table
+from rekomendasi.recommend import Objections
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.auth import Principal, Role
 from rekomendasi.serving.deps import ERRORS, WITH_BODY, Caller, Service, ServiceState, only
@@ -75,7 +76,9 @@ async def create_plan(
         fair_coverage=tuple(dict.fromkeys(body.fair_coverage)),
         lang=body.lang,
     )
-    plan_id, plan = await service.run_plan(solve_and_save, engine, service.stores.plans, wanted, principal)
+    plan_id, plan = await service.run_plan(
+        solve_and_save, engine, service.stores.plans, wanted, principal, service.objections
+    )
     links = _links(plan_id)
     response.headers["Location"] = links.plan
     return s.PlanCreated(plan_id=plan_id, summary=_summary_out(plan.summary, wanted.lang), links=links)
@@ -178,10 +181,16 @@ async def plan_file(
 
 
 def solve_and_save(
-    engine: Engine, store: PlanStore, wanted: PlanRequest, principal: Principal
+    engine: Engine,
+    store: PlanStore,
+    wanted: PlanRequest,
+    principal: Principal,
+    objections: Callable[[Sequence[str] | None], Objections],
 ) -> tuple[str, Plan]:
-    """Make the plan and store it (the API's and the web page's plans alike); its id and the plan."""
-    plan = make_plan(engine.reader.head, engine.store, engine.model, engine.model_version, wanted)
+    """Make the plan, without the staff's standing objections (read here, in the plan's thread), and
+    store it (the API's and the web page's plans alike); its id and the plan."""
+    standing = objections(None)  # everyone's: an agency can hold more NIPs than one query may list
+    plan = make_plan(engine.reader.head, engine.store, engine.model, engine.model_version, wanted, standing)
     return store.save(plan, principal.key_id), plan
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from rekomendasi.errors import Forbidden, PayloadTooLarge, RekomendasiError
 from rekomendasi.explain import Lang
-from rekomendasi.recommend import Filters
+from rekomendasi.recommend import Filters, Objections
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.answers import employee_out
 from rekomendasi.serving.auth import Principal, Role
@@ -61,13 +61,16 @@ def _json(
     k: int,
     lang: Lang,
     f: Filters,
+    objections: Callable[[Sequence[str]], Objections],
     shown: Shown | None = None,
 ) -> bytes:
     """The answers of ``nips`` as JSON objects joined by commas (each serialised on its own, so no single
-    call holds the interpreter for long), each recorded by ``shown`` when given."""
+    call holds the interpreter for long), without the entries of their standing ``objections`` (read for
+    all of them at once), each recorded by ``shown`` when given."""
+    standing = objections(nips)
     parts = []
     for nip in nips:
-        out = employee_out(engine, principal, engine.employee(nip), k, lang, f)
+        out = employee_out(engine, principal, engine.employee(nip), k, lang, f, standing)
         if shown is not None:
             shown(out)
         parts.append(out.model_dump_json().encode())
@@ -103,7 +106,11 @@ async def _results(
     parts = []
     for start in range(0, len(nips), size):
         piece = nips[start : start + size]
-        parts.append(await service.run_list(_json, engine, principal, piece, k, lang, wanted, shown))
+        parts.append(
+            await service.run_list(
+                _json, engine, principal, piece, k, lang, wanted, service.objections, shown
+            )
+        )
     return b",".join(part for part in parts if part)
 
 
@@ -146,7 +153,9 @@ async def employee_recommendations(
     who = guarded(service, principal, request, nip)
     wanted = Filters.from_request(modality, max_cost_idr, max_jp, province)
     shown = _shown(service, principal, request)
-    body = await service.run(_json, service.require_engine(), principal, [who.nip], k, lang, wanted, shown)
+    body = await service.run(
+        _json, service.require_engine(), principal, [who.nip], k, lang, wanted, service.objections, shown
+    )
     # Serialised once: the model was built from validated parts, so FastAPI need not validate it again.
     return Response(body, media_type="application/json")  # type: ignore[return-value]
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+import sqlalchemy as sa
+
 from rekomendasi.serving.auth import DEFAULT_NIP_SALT
 from rekomendasi.serving.store.archive import ArchiveResult, archive_audit
 from rekomendasi.serving.store.audit import AUDIT_LOG, OPERATOR_ROLE, AuditLog
@@ -28,7 +31,7 @@ from rekomendasi.serving.store.db import (
     require_salt,
     resolve_state_url,
 )
-from rekomendasi.serving.store.feedback import FEEDBACK_EXPORT_COLUMNS, FeedbackEvent, FeedbackStore
+from rekomendasi.serving.store.feedback import FEEDBACK, FEEDBACK_EXPORT_COLUMNS, FeedbackEvent, FeedbackStore
 from rekomendasi.serving.store.keys import CACHE_TTL_SECONDS, KEY_CREATE, KEY_REVOKE, KeyInfo, KeyStore
 from rekomendasi.serving.store.plans import PlanStore, StoredPlan
 from rekomendasi.serving.store.schema import Migrated, prepare
@@ -73,6 +76,7 @@ __all__ = [
     "archive_audit",
     "chain_key",
     "open_stores",
+    "read_feedback",
     "resolve_state_url",
     "settings_chain_key",
     "verify_state",
@@ -187,6 +191,29 @@ def settings_chain_key(settings: Settings) -> bytes:
     """
     audit_key = settings.audit_key.get_secret_value() if settings.audit_key is not None else None
     return chain_key(settings.nip_salt.get_secret_value(), audit_key)
+
+
+def read_feedback(settings: Settings) -> pd.DataFrame | None:
+    """The feedback rows in force (:meth:`FeedbackStore.export` with ``current_only``) of the settings'
+    state database, for the jobs that run beside the service (``train``, ``batch``, ``plan``): read
+    without creating, migrating or writing anything. None when the database or its feedback table does
+    not exist (yet)."""
+    url = resolve_state_url(settings)
+    parsed = sa.engine.make_url(url)
+    database = parsed.database or ""
+    in_a_file = database not in ("", ":memory:") and not database.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and in_a_file and not Path(database).exists():
+        return None
+    db = Database(url)
+    try:
+        with db.reading() as conn:
+            if not sa.inspect(conn).has_table(FEEDBACK.name):
+                return None
+        return FeedbackStore(db, settings.nip_salt.get_secret_value(), settings_chain_key(settings)).export(
+            current_only=True
+        )
+    finally:
+        db.close()
 
 
 def open_stores(settings: Settings) -> Stores:

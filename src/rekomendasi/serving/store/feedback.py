@@ -10,12 +10,14 @@ can replace it by its keyed hash.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from rekomendasi.contract.schemas import NIP_DIGITS
+from rekomendasi.feedback import FEEDBACK_COLUMNS, FeedbackEvent, standing_objections
 from rekomendasi.serving.auth import Principal, hash_nip
 from rekomendasi.serving.store.chain import HashChain
 from rekomendasi.serving.store.db import (
@@ -29,17 +31,6 @@ from rekomendasi.serving.store.db import (
     required,
     utc_now,
 )
-
-
-class FeedbackEvent(StrEnum):
-    """What happened to a recommendation. ``objected`` is the person contesting it (UU 27/2022 art. 10)."""
-
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    ENROLLED = "enrolled"
-    COMPLETED = "completed"
-    OBJECTED = "objected"
-
 
 FEEDBACK = sa.Table(
     "feedback",
@@ -57,17 +48,7 @@ FEEDBACK = sa.Table(
     sa.Column("row_hash", sa.String(64), nullable=False),
 )
 
-FEEDBACK_EXPORT_COLUMNS = (
-    "id",
-    "nip",
-    "training_id",
-    "event",
-    "reason",
-    "model_version",
-    "at",
-    "key_id",
-    "corrects",
-)
+FEEDBACK_EXPORT_COLUMNS = FEEDBACK_COLUMNS
 """Columns of :meth:`FeedbackStore.export`, in order."""
 
 
@@ -110,7 +91,7 @@ class FeedbackStore:
             nip: The employee (18 digits).
             training_id: The recommended training.
             event: What happened.
-            reason: Why (required for ``objected``).
+            reason: Why (required for ``objected``, and for ``resolved``: how the objection was reviewed).
             model_version: Model that made the recommendation, if known.
             corrects: Id of an earlier row, for the same ``nip`` and ``training_id``, that this row
                 replaces (a row is never changed); None for new feedback. A row is corrected at most once:
@@ -118,9 +99,11 @@ class FeedbackStore:
 
         Raises:
             StateInputError: NIP not 18 digits, empty training_id, unknown event, an objection without a
-                reason (an objection must say why, so a person can review it), or a ``corrects`` that is
-                no row, is about another employee or training, or was already corrected; a training_id
-                or model_version longer than its column (100 and 200 characters).
+                reason (an objection must say why, so a person can review it), a resolution without a
+                reason or without a standing objection of that employee to that training to resolve, or
+                a ``corrects`` that is no row, is about another employee or training, or was already
+                corrected; a training_id or model_version longer than its column (100 and 200
+                characters).
         """
         parsed = parse_choice(FeedbackEvent, event, "feedback event")
         row: dict[str, object] = {
@@ -135,9 +118,13 @@ class FeedbackStore:
         }
         if parsed == FeedbackEvent.OBJECTED and not row["reason"]:
             raise StateInputError("an 'objected' feedback needs a reason: why the person contests it")
+        if parsed == FeedbackEvent.RESOLVED and not row["reason"]:
+            raise StateInputError("a 'resolved' feedback needs a reason: how the objection was reviewed")
         with self._db.writing(self.chain.lock) as conn:
             if corrects is not None:
                 self._check_correction(conn, corrects, str(row["nip"]), str(row["training_id"]))
+            if parsed == FeedbackEvent.RESOLVED:
+                self._check_standing(conn, str(row["nip"]), str(row["training_id"]), corrects)
             (stored,) = self.chain.append(conn, [row])
         return int(str(stored["id"]))
 
@@ -160,6 +147,46 @@ class FeedbackStore:
             frame["nip"] = [hash_nip(nip, self._nip_salt) for nip in frame["nip"]]
         return frame
 
+    def standing_objections(self, nips: Sequence[str] | None = None) -> frozenset[tuple[str, str]]:
+        """(nip, training_id) pairs whose objection stands now
+        (:func:`rekomendasi.feedback.standing_objections`), for ``nips`` only (one indexed query; every
+        answer asks) or for everyone when None."""
+        if nips is not None and not len(nips):
+            return frozenset()
+        stmt = self._marks().where(~self._corrected())
+        if nips is not None:
+            stmt = stmt.where(FEEDBACK.c.nip.in_(sorted(set(nips))))
+        with self._db.reading() as conn:
+            rows = conn.execute(stmt).all()
+        return standing_objections(pd.DataFrame([tuple(r) for r in rows], columns=list(_MARK_COLUMNS)))
+
+    @staticmethod
+    def _marks() -> sa.Select[Any]:
+        """The objected and resolved rows (which decide whether an objection stands)."""
+        return sa.select(*(FEEDBACK.c[name] for name in _MARK_COLUMNS)).where(
+            FEEDBACK.c.event.in_((FeedbackEvent.OBJECTED.value, FeedbackEvent.RESOLVED.value))
+        )
+
+    @staticmethod
+    def _corrected() -> sa.Exists:
+        later = FEEDBACK.alias("later")
+        return sa.exists().where(later.c.corrects == FEEDBACK.c.id)
+
+    def _check_standing(self, conn: sa.Connection, nip: str, training_id: str, corrects: int | None) -> None:
+        """A resolution needs an objection to resolve: one standing for the pair, leaving aside the row
+        the resolution corrects (a resolution corrected by a resolution still resolves it)."""
+        stmt = self._marks().where(
+            FEEDBACK.c.nip == nip, FEEDBACK.c.training_id == training_id, ~self._corrected()
+        )
+        rows = pd.DataFrame([tuple(r) for r in conn.execute(stmt).all()], columns=list(_MARK_COLUMNS))
+        if corrects is not None:
+            rows = rows[rows["id"] != corrects]
+        if (nip, training_id) not in standing_objections(rows):
+            raise StateInputError(
+                f"no standing objection of this employee to training {training_id!r} to resolve; "
+                "'resolved' closes an 'objected' row that was not resolved or corrected yet"
+            )
+
     @staticmethod
     def _check_correction(conn: sa.Connection, corrects: int, nip: str, training_id: str) -> None:
         earlier = conn.execute(
@@ -181,6 +208,9 @@ class FeedbackStore:
                 f"corrects={corrects}: feedback row {corrects} was already corrected by row {later.id}; "
                 f"correct row {later.id} instead"
             )
+
+
+_MARK_COLUMNS = ("id", "nip", "training_id", "event", "corrects")
 
 
 def _clean_nip(nip: str) -> str:

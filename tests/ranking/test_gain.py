@@ -1,0 +1,146 @@
+"""The served ranker: closable gap x course effectiveness learned from realised improvements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from rekomendasi.ranking import LambdaRanker
+from rekomendasi.ranking.gain import GainRanker, closable, load_ranker
+from rekomendasi.ranking.pairs import FEATURES
+
+
+def _enrolments(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Pair-feature rows whose improvement is closable x effect, the effect rising with the hours (jp)
+    and falling with e-learning (modality 1), plus noise; and that true expected improvement."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.random((n, len(FEATURES))), columns=list(FEATURES))
+    X["generator_score"] = rng.gamma(2.0, 0.5, n)
+    X["n_targets"] = rng.integers(1, 4, n).astype(float)
+    X["jp"] = rng.choice([8.0, 16.0, 32.0, 64.0], n)
+    X["modality"] = rng.integers(0, 3, n).astype(float)
+    effect = (1 - np.exp(-X["jp"].to_numpy() / 24)) * np.where(X["modality"] == 1, 0.4, 1.0)
+    expected = closable(X) * effect
+    return X, expected + rng.normal(0, 0.3, n), expected
+
+
+def _within_person_agreement(model: GainRanker, X: pd.DataFrame, expected: np.ndarray) -> float:
+    """Share of row pairs (of 10 rows per 'person') the model orders as the expected improvement does."""
+    score = model.predict(X).reshape(-1, 10)
+    truth = expected.reshape(-1, 10)
+    i, j = np.triu_indices(10, 1)
+    return float(np.mean(np.sign(score[:, i] - score[:, j]) == np.sign(truth[:, i] - truth[:, j])))
+
+
+def test_it_learns_which_courses_work_beyond_the_closable_gap() -> None:
+    X, y, _ = _enrolments(4000, 0)
+    Xv, yv, _ = _enrolments(2000, 1)
+    model = GainRanker(rounds=(20, 80, 200)).fit(X, y, eval_set=(Xv, yv))
+    assert model.best_iteration_ in (20, 80, 200)
+    assert set(model.validation_errors_) == {20, 80, 200}
+    Xt, _, expected = _enrolments(3000, 2)
+    learned = _within_person_agreement(model, Xt, expected)
+    # closable alone ignores the courses' effectiveness: the learned model orders more pairs right.
+    flat = float(
+        np.mean(
+            np.sign(
+                closable(Xt).reshape(-1, 10)[:, np.triu_indices(10, 1)[0]]
+                - closable(Xt).reshape(-1, 10)[:, np.triu_indices(10, 1)[1]]
+            )
+            == np.sign(
+                expected.reshape(-1, 10)[:, np.triu_indices(10, 1)[0]]
+                - expected.reshape(-1, 10)[:, np.triu_indices(10, 1)[1]]
+            )
+        )
+    )
+    assert learned > flat + 0.05, (learned, flat)
+    assert model.feature_importances_.index[0] in ("generator_score", "jp", "modality")
+
+
+def test_contributions_sum_to_the_score_and_name_the_effect_inputs() -> None:
+    X, y, _ = _enrolments(1500, 3)
+    model = GainRanker(rounds=(30,)).fit(X, y)
+    parts = model.contributions(X.head(200))
+    assert isinstance(parts, pd.DataFrame)
+    np.testing.assert_allclose(parts.sum(axis=1).to_numpy(), model.predict(X.head(200)), atol=1e-9)
+    assert (parts["bias"] == 0).all()
+    # Columns outside the effect's inputs and the generator carry nothing.
+    assert (parts["gap_sum"] == 0).all() and (parts["jp"].abs() > 0).any()
+    array = model.contributions(X.head(5).to_numpy(), as_frame=False)
+    np.testing.assert_allclose(np.asarray(array), parts.head(5).to_numpy())
+
+
+def test_sample_weight_and_unmeasured_rows() -> None:
+    X, y, _ = _enrolments(2000, 4)
+    plain = GainRanker(rounds=(30,)).fit(X, y)
+    # Rows with no measured improvement (NaN) are skipped: the same model as without them.
+    with_nan = GainRanker(rounds=(30,)).fit(
+        pd.concat([X, X.head(300)], ignore_index=True), np.concatenate([y, np.full(300, np.nan)])
+    )
+    np.testing.assert_array_equal(plain.predict(X.head(50)), with_nan.predict(X.head(50)))
+    # Zero weight drops rows; weighting the e-learning rows' zeros up lowers e-learning's effect.
+    zeros = np.where(X["modality"] == 1, 0.0, y)
+    heavy = GainRanker(rounds=(30,)).fit(X, zeros, sample_weight=np.where(X["modality"] == 1, 5.0, 1.0))
+    light = GainRanker(rounds=(30,)).fit(X, zeros, sample_weight=np.where(X["modality"] == 1, 0.0, 1.0))
+    elearning = X[X["modality"] == 1].head(100)
+    assert heavy.effect(elearning).mean() < light.effect(elearning).mean()
+
+
+def test_refit_keeps_the_chosen_rounds_and_save_load_roundtrips(tmp_path: Path) -> None:
+    X, y, _ = _enrolments(2000, 5)
+    Xv, yv, _ = _enrolments(1000, 6)
+    model = GainRanker(rounds=(10, 40)).fit(X, y, eval_set=(Xv, yv))
+    chosen = model.best_iteration_
+    model.refit(pd.concat([X, Xv], ignore_index=True), np.concatenate([y, yv]))
+    assert model.best_iteration_ == chosen and model.booster_.current_iteration() == chosen
+    model.gain_calibration_ = {"x": [0.0, 1.0], "y": [0.0, 1.0]}
+    loaded = load_ranker(model.save(tmp_path / "gain"))
+    assert isinstance(loaded, GainRanker)
+    np.testing.assert_array_equal(loaded.predict(X.head(100)), model.predict(X.head(100)))
+    assert loaded.gain_calibration_ == model.gain_calibration_
+    assert loaded.get_params() == model.get_params()
+    # A LambdaRanker saved before the expected-gain model still loads as one.
+    qid = np.repeat(np.arange(200), 10)
+    lambdarank = LambdaRanker(n_estimators=5, early_stopping_rounds=0).fit(X, (y > 0.5).astype(int), qid)
+    assert isinstance(load_ranker(lambdarank.save(tmp_path / "lambdarank")), LambdaRanker)
+
+
+def test_few_enrolments_rank_by_closable_gap_and_none_is_an_error() -> None:
+    X, y, _ = _enrolments(50, 7)
+    few = GainRanker().fit(X, y)  # fewer rows than two leaves need: one constant effect
+    assert np.unique(np.round(few.effect(X), 12)).size == 1
+    np.testing.assert_allclose(few.predict(X) / few.effect(X)[0], closable(X))
+    with pytest.raises(ValueError, match="no enrolment with a closable gap"):
+        GainRanker().fit(X, np.full(len(X), np.nan))
+    with pytest.raises(ValueError, match="same length"):
+        GainRanker().fit(X, y[:-1])
+    with pytest.raises(NotFittedError):
+        GainRanker().predict(X)
+
+
+def test_a_correction_from_answers_moves_the_ranking_and_stays_explained(tmp_path: Path) -> None:
+    X, y, _ = _enrolments(3000, 8)
+    model = GainRanker(rounds=(30,)).fit(X, y)
+    before = model.predict(X)
+    # People answered against e-learning whatever its closable gap: label 0 for modality 1, else 1.
+    label = np.where(X["modality"] == 1, 0, 1)
+    qid = np.repeat(np.arange(300), 10)
+    params = LambdaRanker(num_leaves=7, min_child_samples=20)._params()
+    model.correct(X, label, qid, None, params, rounds=50)
+    after = model.predict(X)
+    elearning = (X["modality"] == 1).to_numpy()
+    rank_before = before.reshape(-1, 10).argsort(axis=1).argsort(axis=1).ravel()
+    rank_after = after.reshape(-1, 10).argsort(axis=1).argsort(axis=1).ravel()
+    assert rank_after[elearning].mean() < rank_before[elearning].mean() - 0.5  # e-learning moved down
+    parts = model.contributions(X.head(100))
+    np.testing.assert_allclose(parts.sum(axis=1).to_numpy(), after[:100], rtol=1e-6, atol=1e-6)
+    loaded = load_ranker(model.save(tmp_path / "corrected"))
+    np.testing.assert_array_equal(loaded.predict(X.head(100)), after[:100])
+    # A refit drops the correction: it was learned on top of the old expected gain.
+    model.refit(X, y)
+    np.testing.assert_allclose(model.predict(X), before)
+    assert not (model.save(tmp_path / "plain") / "correction.txt").exists()
