@@ -240,3 +240,26 @@ def test_a_feedback_export_file_reads_back(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("nip,training_id\n" + "1" * 18 + ",T1\n")
     with pytest.raises(DataContractError, match="missing id, event, at, corrects"):
         read_feedback_file(tmp_path / "bad.csv")
+
+
+def test_feedback_adds_a_correction_and_the_calibration_follows_its_scores(
+    small_dataset: Dataset, snapshots: dict[int, Snapshot], spec: EvidenceSpec
+) -> None:
+    from rekomendasi.ranking.calibration import GainCalibration
+    from rekomendasi.ranking.train import fit_ranker, load_train_config
+
+    config = load_train_config(Path(__file__).resolve().parents[2] / "src/rekomendasi/specs/train.yaml")
+    nips, ids, _ = _cast(small_dataset, snapshots)
+    rows = Rows()
+    for i, nip in enumerate(nips):
+        rows.add(nip, ids[i % len(ids)], "rejected", "2025-03-01")
+        rows.add(nip, ids[(i + 1) % len(ids)], "completed", "2025-06-01")
+    plain = fit_ranker(small_dataset, spec, config, AS_OF)
+    fit = fit_ranker(small_dataset, spec, config, AS_OF, feedback=rows.frame())
+    assert getattr(plain.model, "correction_", None) is None
+    assert fit.model.correction_ is not None and fit.feedback["rejected"] > 0
+    assert fit.validation is not None
+    scores = fit.model.predict(fit.validation[0][list(FEATURES)])
+    # Calibrated on the corrected model's scores of the validation enrolments, not the plain gain's.
+    knots = GainCalibration.from_dict(fit.model.gain_calibration_).knots
+    assert knots.min() == pytest.approx(scores.min()) and knots.max() == pytest.approx(scores.max())

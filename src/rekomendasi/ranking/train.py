@@ -233,6 +233,9 @@ def fit_ranker(
         # What people answered says what the evidence of progress cannot: a LambdaRank correction
         # on outcomes and answers, starting from the expected gain (bench feedback measures it).
         model.correct(X_all, y_all, q_all, weight_all, reference._params(), CORRECTION_ROUNDS)
+        # Its scores are no longer in units of gain: calibrated again, on the same enrolments (which the
+        # refitted model has seen: slightly optimistic, the price of a model that learns from answers).
+        calibration, calibration_check = _calibrate(model, examples, valid, ~keep & last)
     model.gain_calibration_ = calibration.to_dict()
     if progress is not None:
         progress("fit LambdaRank (reference)")
