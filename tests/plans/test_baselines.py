@@ -103,9 +103,10 @@ def test_the_optimiser_brings_at_least_as_many_to_the_floor_as_greedy(
     """Greedy's plan is feasible for the optimiser (same candidates and rules), so a proven-optimal
     coverage solve can never do worse."""
     for budget in _budgets(problem):
-        # 60 s: the coverage solve gets 45% of it. With the expected-gain model's lists (#15) one budget
-        # needs a little more than the 9 s a 20 s limit gave it to prove optimality on this machine.
-        solution = solve(problem, budget, 60.0)
+        # A generous limit (the coverage solve gets 45% of it and stops once optimality is proven): with
+        # the expected-gain model's lists (#15) one budget needs a little more than 9 s idle, and 27 s
+        # was not enough in a fresh-clone CI run beside another test run.
+        solution = solve(problem, budget, 300.0)
         assert solution.coverage_status == "optimal"
         ours = true_outcome(problem, optimised_rows(problem, solution), benefit)
         theirs = true_outcome(problem, greedy_plan(problem, budget), benefit)
