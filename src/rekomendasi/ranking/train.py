@@ -208,7 +208,7 @@ def fit_ranker(
         progress("fit the expected-gain model")
     # Nested time split: the effectiveness regression's rounds are chosen on the last label year,
     # which also gives the validation NDCG and the calibration; then it is refitted on every year.
-    X, _, _, weight = training_rows(examples, train, extra)
+    X, y, qid, weight = training_rows(examples, train, extra)
     model = _gain_model(config)
     model.fit(
         X,
@@ -239,8 +239,7 @@ def fit_ranker(
     model.gain_calibration_ = calibration.to_dict()
     if progress is not None:
         progress("fit LambdaRank (reference)")
-    Xr, yr, qr, wr = training_rows(examples, train, extra)
-    reference.fit(Xr, yr, qr, eval_set=validation, sample_weight=wr)
+    reference.fit(X, y, qid, eval_set=validation, sample_weight=weight)
     return FitResult(
         model=model,
         as_of=as_of,
