@@ -41,7 +41,9 @@ CONFIG = load_train_config(Path(gain.__file__).parents[1] / "specs" / "train.yam
 def prepare(data: Path) -> dict:
     cache = data.parent / f"{data.name}.ranker-dev.pkl"
     if cache.exists():
-        return pickle.loads(cache.read_bytes())
+        world = pickle.loads(cache.read_bytes())
+        if world.get("version") == 2:
+            return world
     inputs = training_inputs(Settings(), data, None)
     ds, spec, as_of = inputs.dataset, inputs.spec, inputs.as_of
     years = label_years(ds, as_of)
@@ -61,6 +63,7 @@ def prepare(data: Path) -> dict:
     table = pd.read_parquet(path) if path.exists() else pd.read_csv(path.with_suffix(".csv"))
     effects = table.set_index("training_id")["effect"]
     world = {
+        "version": 2,  # Examples.progress
         "years": years,
         "examples": examples,
         "holdout": holdout,
@@ -107,24 +110,17 @@ def benefit_formula(world: dict, effect: np.ndarray, width: float = 0.7) -> np.n
     return complete * np.where(valid, value, 0).sum(1)
 
 
-def expected_gain(
-    world: dict, inputs: tuple[str, ...] = gain.EFFECT_INPUTS, corrected: bool = False, **params: object
-) -> float:
-    saved = gain.EFFECT_INPUTS
-    gain.EFFECT_INPUTS = inputs
-    try:
-        train, valid, keep = split(world)
-        ex = world["examples"]
-        model = gain.GainRanker(**params).fit(  # type: ignore[arg-type]
-            ex.features[train], ex.improvement[train], eval_set=(ex.features[valid], ex.improvement[valid])
-        )
-        model.refit(ex.features[keep], ex.improvement[keep])
-        if corrected:  # what train does with feedback, here on outcome labels alone
-            reference = LambdaRanker(**CONFIG.ranker.model_dump(), random_state=CONFIG.seed)
-            model.correct(ex.features[keep], ex.label[keep], ex.qid[keep], None, reference._params(), 100)
-        return ndcg10(world, model.predict(world["features"][list(FEATURES)]))
-    finally:
-        gain.EFFECT_INPUTS = saved
+def expected_gain(world: dict, corrected: bool = False, **params: object) -> float:
+    train, valid, keep = split(world)
+    ex = world["examples"]
+    model = gain.GainRanker(**params).fit(  # type: ignore[arg-type]
+        ex.features[train], ex.progress[train], eval_set=(ex.features[valid], ex.progress[valid])
+    )
+    model.refit(ex.features[keep], ex.progress[keep])
+    if corrected:  # what train does with feedback, here on outcome labels alone
+        reference = LambdaRanker(**CONFIG.ranker.model_dump(), random_state=CONFIG.seed)
+        model.correct(ex.features[keep], ex.label[keep], ex.qid[keep], None, reference._params(), 100)
+    return ndcg10(world, model.predict(world["features"][list(FEATURES)]))
 
 
 def lambdarank(world: dict) -> float:
@@ -142,7 +138,6 @@ def lambdarank(world: dict) -> float:
 
 def main(command: str, dirs: list[str]) -> None:
     worlds = {Path(d).name: prepare(Path(d)) for d in dirs}
-    fit = ("level_diff_mean", "level_diff_min", "gap_max")
     rows = {
         "ceiling": {
             "candidate score": lambda w: ndcg10(w, w["features"]["generator_score"].to_numpy()),
@@ -152,9 +147,8 @@ def main(command: str, dirs: list[str]) -> None:
         },
         "variants": {
             "expected gain": expected_gain,
-            "+ level fit inputs": lambda w: expected_gain(w, (*gain.EFFECT_INPUTS, *fit)),
-            "learning rate 0.1": lambda w: expected_gain(w, learning_rate=0.1),
-            "8 leaves": lambda w: expected_gain(w, num_leaves=8),
+            "penalty 1000 (not chosen)": lambda w: expected_gain(w, alphas=(1000.0,)),
+            "penalty 10000 (not chosen)": lambda w: expected_gain(w, alphas=(10000.0,)),
             "+ LambdaRank correction": lambda w: expected_gain(w, corrected=True),
             "LambdaRank (outcome labels)": lambdarank,
         },

@@ -33,15 +33,34 @@ logger = logging.getLogger(__name__)
 MODEL_NAME = "rekomendasi-ranker"
 EXPERIMENT = "rekomendasi-ranker"
 NATIVE_ARTIFACT = "ranker_native"
-"""Run artifact holding the ranker in LightGBM's own format (``LambdaRanker.save``), what jobs and
-servers load."""
+"""Run artifact holding the ranker as its ``save`` writes it (``ranker.json``, LightGBM boosters), what
+jobs and servers load."""
 # The types a logged ranker is made of; MLflow's skops serialisation loads only types declared trusted.
 TRUSTED_TYPES = [
     "collections.OrderedDict",
     "lightgbm.basic.Booster",
     "rekomendasi.ranking.ranker.LambdaRanker",
     "rekomendasi.ranking.gain.GainRanker",
+    "rekomendasi.ranking.effect.LinearEffect",
 ]
+
+MODEL_REQUIREMENTS = ("lightgbm", "scikit-learn", "numpy", "pandas", "scipy", "skops", "mlflow")
+"""The packages a logged ranker needs besides ``rekomendasi`` itself, pinned to the installed versions
+(:func:`model_requirements`): MLflow's own inference imports the model in a subprocess, 20-30 s of
+every training run."""
+
+
+def model_requirements() -> list[str]:
+    """``name==version`` of each of :data:`MODEL_REQUIREMENTS` that is installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pinned = []
+    for name in MODEL_REQUIREMENTS:
+        try:
+            pinned.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pinned
 
 
 # Run tags naming the process that trains (see RunOwner) and why a run was failed or flagged.
@@ -256,6 +275,7 @@ class MlflowRegistry:
                 input_example=example.head(3),
                 registered_model_name=MODEL_NAME,
                 skops_trusted_types=TRUSTED_TYPES,
+                pip_requirements=model_requirements(),
             )
         version = str(info.registered_model_version)
         self.client.set_model_version_tag(MODEL_NAME, version, "run_id", run.info.run_id)
@@ -311,7 +331,7 @@ class MlflowRegistry:
                 )
             except (MlflowException, OSError):
                 local = None
-            if local is not None and (Path(local) / "booster.txt").exists():
+            if local is not None and (Path(local) / "ranker.json").exists():
                 from rekomendasi.ranking.gain import load_ranker
 
                 return load_ranker(Path(local))

@@ -179,6 +179,7 @@ def test_no_feedback_gives_no_rows_and_no_weights(
         nip=np.array(["a", "b", "c"], dtype=object),
         improvement=np.zeros(3),
         training_id=np.array(["T1", "T2", "T3"], dtype=object),
+        progress=np.zeros(3),
     )
     train = np.array([True, True, False])
     X, y, _qid, weight = training_rows(outcome, train, none)
@@ -201,6 +202,7 @@ def test_training_rows_append_feedback_with_its_weights(
         nip=np.array(["a", "b"], dtype=object),
         improvement=np.zeros(2),
         training_id=np.array(["T1", "T2"], dtype=object),
+        progress=np.zeros(2),
     )
     X, y, qid, weight = training_rows(outcome, np.array([True, True]), extra)
     assert len(X) == 4 and list(X.columns) == list(FEATURES)

@@ -1,15 +1,18 @@
-"""The served ranker: closable gap x course effectiveness learned from realised improvements."""
+"""The served ranker: closable gap x course effectiveness learned from measured progress."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
 from rekomendasi.ranking import LambdaRanker
+from rekomendasi.ranking.effect import EFFECT_INPUTS
 from rekomendasi.ranking.gain import GainRanker, closable, load_ranker
 from rekomendasi.ranking.pairs import FEATURES
 
@@ -39,9 +42,11 @@ def _within_person_agreement(model: GainRanker, X: pd.DataFrame, expected: np.nd
 def test_it_learns_which_courses_work_beyond_the_closable_gap() -> None:
     X, y, _ = _enrolments(4000, 0)
     Xv, yv, _ = _enrolments(2000, 1)
-    model = GainRanker(rounds=(20, 80, 200)).fit(X, y, eval_set=(Xv, yv))
-    assert model.best_iteration_ in (20, 80, 200)
-    assert set(model.validation_errors_) == {20, 80, 200}
+    model = GainRanker(alphas=(1.0, 100.0, 1e5)).fit(X, y, eval_set=(Xv, yv))
+    assert model.best_alpha_ in (1.0, 100.0, 1e5)
+    assert set(model.validation_errors_) == {1.0, 100.0, 1e5}
+    # A penalty that flattens the effect fits later enrolments worse than a moderate one.
+    assert model.validation_errors_[1e5] > min(model.validation_errors_.values())
     Xt, _, expected = _enrolments(3000, 2)
     learned = _within_person_agreement(model, Xt, expected)
     # closable alone ignores the courses' effectiveness: the learned model orders more pairs right.
@@ -63,7 +68,7 @@ def test_it_learns_which_courses_work_beyond_the_closable_gap() -> None:
 
 def test_contributions_sum_to_the_score_and_name_the_effect_inputs() -> None:
     X, y, _ = _enrolments(1500, 3)
-    model = GainRanker(rounds=(30,)).fit(X, y)
+    model = GainRanker(alphas=(10.0,)).fit(X, y)
     parts = model.contributions(X.head(200))
     assert isinstance(parts, pd.DataFrame)
     np.testing.assert_allclose(parts.sum(axis=1).to_numpy(), model.predict(X.head(200)), atol=1e-9)
@@ -76,27 +81,29 @@ def test_contributions_sum_to_the_score_and_name_the_effect_inputs() -> None:
 
 def test_sample_weight_and_unmeasured_rows() -> None:
     X, y, _ = _enrolments(2000, 4)
-    plain = GainRanker(rounds=(30,)).fit(X, y)
+    plain = GainRanker(alphas=(10.0,)).fit(X, y)
     # Rows with no measured improvement (NaN) are skipped: the same model as without them.
-    with_nan = GainRanker(rounds=(30,)).fit(
+    with_nan = GainRanker(alphas=(10.0,)).fit(
         pd.concat([X, X.head(300)], ignore_index=True), np.concatenate([y, np.full(300, np.nan)])
     )
     np.testing.assert_array_equal(plain.predict(X.head(50)), with_nan.predict(X.head(50)))
     # Zero weight drops rows; weighting the e-learning rows' zeros up lowers e-learning's effect.
     zeros = np.where(X["modality"] == 1, 0.0, y)
-    heavy = GainRanker(rounds=(30,)).fit(X, zeros, sample_weight=np.where(X["modality"] == 1, 5.0, 1.0))
-    light = GainRanker(rounds=(30,)).fit(X, zeros, sample_weight=np.where(X["modality"] == 1, 0.0, 1.0))
+    heavy = GainRanker(alphas=(10.0,)).fit(X, zeros, sample_weight=np.where(X["modality"] == 1, 5.0, 1.0))
+    light = GainRanker(alphas=(10.0,)).fit(X, zeros, sample_weight=np.where(X["modality"] == 1, 0.0, 1.0))
     elearning = X[X["modality"] == 1].head(100)
     assert heavy.effect(elearning).mean() < light.effect(elearning).mean()
 
 
-def test_refit_keeps_the_chosen_rounds_and_save_load_roundtrips(tmp_path: Path) -> None:
+def test_refit_keeps_the_chosen_penalty_and_save_load_roundtrips(tmp_path: Path) -> None:
     X, y, _ = _enrolments(2000, 5)
     Xv, yv, _ = _enrolments(1000, 6)
-    model = GainRanker(rounds=(10, 40)).fit(X, y, eval_set=(Xv, yv))
-    chosen = model.best_iteration_
+    model = GainRanker(alphas=(10.0, 1000.0)).fit(X, y, eval_set=(Xv, yv))
+    chosen = model.best_alpha_
+    first = model.effect(X.head(100))
     model.refit(pd.concat([X, Xv], ignore_index=True), np.concatenate([y, yv]))
-    assert model.best_iteration_ == chosen and model.booster_.current_iteration() == chosen
+    assert model.best_alpha_ == chosen and model.effect_.alpha == chosen
+    assert not np.allclose(model.effect(X.head(100)), first)  # refitted on more rows
     model.gain_calibration_ = {"x": [0.0, 1.0], "y": [0.0, 1.0]}
     loaded = load_ranker(model.save(tmp_path / "gain"))
     assert isinstance(loaded, GainRanker)
@@ -109,12 +116,13 @@ def test_refit_keeps_the_chosen_rounds_and_save_load_roundtrips(tmp_path: Path) 
     assert isinstance(load_ranker(lambdarank.save(tmp_path / "lambdarank")), LambdaRanker)
 
 
-def test_few_enrolments_rank_by_closable_gap_and_none_is_an_error() -> None:
+def test_little_evidence_ranks_by_closable_gap_and_none_is_an_error() -> None:
     X, y, _ = _enrolments(50, 7)
-    few = GainRanker().fit(X, y)  # fewer rows than two leaves need: one constant effect
-    assert np.unique(np.round(few.effect(X), 12)).size == 1
-    np.testing.assert_allclose(few.predict(X) / few.effect(X)[0], closable(X))
-    with pytest.raises(ValueError, match="no enrolment with a closable gap"):
+    # A penalty far above what 50 enrolments weigh: every course gets the average effect.
+    few = GainRanker(alphas=(1e9,)).fit(X, y)
+    assert np.ptp(few.effect(X)) < 1e-6 * few.effect(X).mean()
+    np.testing.assert_allclose(few.predict(X) / few.effect(X)[0], closable(X), rtol=1e-5)
+    with pytest.raises(ValueError, match="no enrolments with a closable gap"):
         GainRanker().fit(X, np.full(len(X), np.nan))
     with pytest.raises(ValueError, match="same length"):
         GainRanker().fit(X, y[:-1])
@@ -124,7 +132,7 @@ def test_few_enrolments_rank_by_closable_gap_and_none_is_an_error() -> None:
 
 def test_a_correction_from_answers_moves_the_ranking_and_stays_explained(tmp_path: Path) -> None:
     X, y, _ = _enrolments(3000, 8)
-    model = GainRanker(rounds=(30,)).fit(X, y)
+    model = GainRanker(alphas=(10.0,)).fit(X, y)
     before = model.predict(X)
     # People answered against e-learning whatever its closable gap: label 0 for modality 1, else 1.
     label = np.where(X["modality"] == 1, 0, 1)
@@ -144,3 +152,34 @@ def test_a_correction_from_answers_moves_the_ranking_and_stays_explained(tmp_pat
     model.refit(X, y)
     np.testing.assert_allclose(model.predict(X), before)
     assert not (model.save(tmp_path / "plain") / "correction.txt").exists()
+
+
+def test_a_version_with_the_earlier_tree_effect_still_loads_and_serves(tmp_path: Path) -> None:
+    """Expected-gain versions registered before the linear effect kept a LightGBM effect in
+    booster.txt and other parameters in ranker.json: they load, predict closable x effect and explain."""
+    X, y, _ = _enrolments(1000, 9)
+    c = closable(X)
+    data = lgb.Dataset(X[list(EFFECT_INPUTS)], label=y / c, weight=c**2)
+    booster = lgb.train({"objective": "regression", "num_leaves": 4, "verbosity": -1}, data, 20)
+    where = tmp_path / "old"
+    where.mkdir()
+    booster.save_model(str(where / "booster.txt"))
+    old = {
+        "kind": "expected-gain",
+        "params": {"rounds": [10, 20], "learning_rate": 0.05, "num_leaves": 4, "min_child_samples": 50,
+                   "reg_lambda": 10.0, "random_state": 0, "n_jobs": 1},
+        "feature_names_in_": list(FEATURES),
+        "best_iteration_": 20,
+        "mean_effect_": 0.5,
+        "prior_weight_": None,
+        "importance_": [0.0] * len(FEATURES),
+        "gain_calibration_": None,
+    }  # fmt: skip
+    (where / "ranker.json").write_text(json.dumps(old), encoding="utf-8")
+    loaded = load_ranker(where)
+    assert isinstance(loaded, GainRanker)
+    expected = c[:50] * np.maximum(booster.predict(X[list(EFFECT_INPUTS)].head(50)), 0)
+    np.testing.assert_allclose(loaded.predict(X.head(50)), expected)
+    np.testing.assert_allclose(loaded.contributions(X.head(50)).sum(axis=1), expected, atol=1e-9)
+    with pytest.raises(ValueError, match="not saved again"):
+        loaded.save(tmp_path / "again")

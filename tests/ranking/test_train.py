@@ -53,9 +53,9 @@ def test_fit_uses_a_time_split_and_keeps_holdout_out(
     assert 0 < len(fit.holdout) < len(fit.snapshot.performance)
     assert fit.model.n_jobs == config.gain.n_jobs
     assert fit.reference is not None and fit.reference.n_jobs == config.ranker.n_jobs
-    # The served model was refitted with the rounds the time split chose among the configured ones.
-    assert fit.model.best_iteration_ in config.gain.rounds
-    assert set(fit.model.validation_errors_) == set(config.gain.rounds)
+    # The served model was refitted with the penalty the time split chose among the configured ones.
+    assert fit.model.best_alpha_ in config.gain.alphas
+    assert set(fit.model.validation_errors_) == set(config.gain.alphas)
     # Every example of a held-out employee is left out, and only those.
     examples = outcome_examples(small_dataset, spec, [2024, 2025])
     held = set(fit.holdout)

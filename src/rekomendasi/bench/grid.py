@@ -258,7 +258,7 @@ def run_world(
         "model": ranker_name(result.tables["models"]),
         "train_years": ",".join(map(str, fit.train_years)),
         "train_examples": fit.examples.get("train", 0),
-        "trees": getattr(fit.model, "best_iteration_", None),
+        "effect_alpha": getattr(fit.model, "best_alpha_", None),
         "validation_ndcg": round(float(fit.validation_ndcg), 4),
         "held_out_employees": len(fit.holdout),
     }

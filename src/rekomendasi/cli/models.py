@@ -50,7 +50,7 @@ def evaluate(
     console.print(
         f"fitted on enrolments of {fit.train_years}, validated on {fit.validation_year} "
         f"({fit.examples['train']:,} / {fit.examples['validation']:,} examples; "
-        f"{fit.model.best_iteration_} rounds chosen, "
+        f"effect penalty {fit.model.best_alpha_:g} chosen, "
         f"validation NDCG@{config.ranker.eval_at} {fit.validation_ndcg:.3f}), then refitted on both; "
         f"evaluated on {len(fit.holdout):,} held-out employees as of {result.inputs.as_of}"
     )

@@ -96,6 +96,7 @@ class FeedbackExamples:
             nip=e.nip[keep],
             improvement=e.improvement[keep],
             training_id=e.training_id[keep],
+            progress=e.progress[keep],
         )
         return FeedbackExamples(kept, self.weight[keep], counts)
 
@@ -176,6 +177,7 @@ def feedback_examples(
         nip=frame["nip"].to_numpy(dtype=object),
         improvement=np.full(made, np.nan),
         training_id=frame["training_id"].to_numpy(dtype=object),
+        progress=np.full(made, np.nan),
     )
     return FeedbackExamples(examples, np.where(rejected, REJECTED_WEIGHT, COMPLETED_WEIGHT), counts)
 
@@ -267,5 +269,6 @@ def _empty(counts: dict[str, int] | None = None) -> FeedbackExamples:
         nip=np.zeros(0, dtype=object),
         improvement=np.zeros(0),
         training_id=np.zeros(0, dtype=object),
+        progress=np.zeros(0),
     )
     return FeedbackExamples(examples, np.zeros(0), {"rejected": 0, "completed": 0, **(counts or {})})

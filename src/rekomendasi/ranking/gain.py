@@ -10,20 +10,23 @@ it is held, and how earlier participants fared: completion rate, scores, satisfa
 
     score = closable x effect(course),   closable = generator_score / sqrt(n_targets)
 
-``effect`` is a small LightGBM regression of the realised improvement per unit of closable gap
-(weighted by closable squared: the least-squares fit of improvement = closable x effect). Its number of
-rounds is chosen with a time split (fit on the earlier label years, scored on the last), then it is
-refitted on every label year. Measured on five 4,000-employee development worlds (seeds 5, 11, 13, 17,
-19), this model's truth-graded NDCG@10 is 0.674 on average against 0.569 for the candidate score and
-0.573 for LambdaRank on graded outcome labels, whose few thousand noisy examples a year cannot teach it
-the product of gap and effectiveness. A LambdaRank correction on top, fitted on outcome labels alone, is
-not used: 0.62-0.66 in early trials, 0.683 as :meth:`GainRanker.correct` scales it
-(``benchmarks/ranker_dev.py variants``), within noise of 0.674 and not run on the grid. With feedback
-it is used.
+``effect`` (:mod:`.effect`) is a ridge regression of the measured progress per unit of closable gap
+on the course's encoded attributes (weighted by closable squared: the least-squares fit of progress =
+closable x effect). The progress is signed (:attr:`~rekomendasi.ranking.labels.Examples.progress`):
+with the clipped gap-closing value the labels use, the evidence's noise adds a floor of positive
+"progress" to every course and hides the differences. Its penalty is chosen with a time split (fit on
+the earlier label years, scored on the last), then it is refitted on every label year.
+
+Measured on five 4,000-employee development worlds (seeds 5, 11, 13, 17, 19;
+``benchmarks/ranker_dev.py variants``), truth-graded NDCG@10 averages 0.754 against 0.674 for the
+first version (a LightGBM effect on the clipped value), 0.569 for the candidate score and 0.573 for
+LambdaRank on graded outcome labels, whose few thousand noisy examples a year cannot teach it the
+product of gap and effectiveness. A LambdaRank correction on outcome labels alone is not used (0.753).
+With feedback it is used.
 
 The model is additive for explanations: ``closable x mean effect`` is the generator's part (the gap the
-course closes at an average course's effectiveness), and ``closable x`` each attribute's TreeSHAP value
-in ``effect`` is that attribute's part, so a row's contributions sum to its score.
+course closes at an average course's effectiveness), and ``closable x`` each attribute's term in
+``effect`` is that attribute's part, so a row's contributions sum to its score.
 """
 
 from __future__ import annotations
@@ -38,11 +41,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from rekomendasi.candidates import ENTRY_COLUMNS
+from rekomendasi.ranking.effect import EFFECT_INPUTS, LinearEffect, TreeEffect
 from rekomendasi.ranking.ranker import _dataset
 
-EFFECT_INPUTS = (*ENTRY_COLUMNS, "n_targets")
-"""The course attributes ``effect`` is a function of."""
 KIND = "expected-gain"
 PRIOR_SPREAD = 5.0
 """With a correction, the expected gain enters LambdaRank as its starting score scaled to this many
@@ -59,135 +60,103 @@ def closable(X: pd.DataFrame) -> np.ndarray:
 
 
 class GainRanker(BaseEstimator):
-    """``closable x effect(course)``, with ``effect`` learned from realised improvements.
+    """``closable x effect(course)``, with ``effect`` learned from measured progress (:mod:`.effect`).
 
     Args:
-        rounds: candidate numbers of boosting rounds for ``effect``; :meth:`fit` picks one on its eval set.
-        learning_rate: shrinkage per round.
-        num_leaves: leaves per tree (few: the signal is weak and the attributes few).
-        min_child_samples: minimum enrolments per leaf.
-        reg_lambda: L2 regularisation.
-        random_state: LightGBM's seed.
+        alphas: candidate ridge penalties of the effect regression; :meth:`fit` picks one on its eval set.
+        random_state: seed (the LambdaRank correction's).
         n_jobs: threads.
     """
 
     def __init__(
         self,
-        rounds: tuple[int, ...] = (10, 20, 40, 80),
-        learning_rate: float = 0.05,
-        num_leaves: int = 4,
-        min_child_samples: int = 50,
-        reg_lambda: float = 10.0,
+        alphas: tuple[float, ...] = (100.0, 300.0, 1000.0, 3000.0, 10000.0),
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
-        self.rounds = rounds
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.min_child_samples = min_child_samples
-        self.reg_lambda = reg_lambda
+        self.alphas = alphas
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _params(self) -> dict[str, Any]:
-        return {
-            "objective": "regression",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "lambda_l2": self.reg_lambda,
-            "seed": self.random_state,
-            "deterministic": True,
-            "num_threads": self.n_jobs,
-            "verbosity": -1,
-        }
-
-    def _train(
-        self, X: pd.DataFrame, improvement: np.ndarray, rounds: int, weight: np.ndarray | None
-    ) -> lgb.Booster:
+    @staticmethod
+    def _rows(
+        X: pd.DataFrame, progress: np.ndarray, weight: np.ndarray | None
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The enrolments that inform effectiveness: inputs, progress per closable gap, weights."""
         c = closable(X)
-        ok = (c > MIN_CLOSABLE) & np.isfinite(improvement)
+        ok = (c > MIN_CLOSABLE) & np.isfinite(progress)
         if weight is not None:
             ok &= weight > 0
-        if not ok.any():
+        if ok.sum() < 2:
             raise ValueError(
-                "no enrolment with a closable gap and a measured improvement to learn effectiveness from"
+                "no enrolments with a closable gap and a measured progress to learn effectiveness from"
             )
-        # With fewer than 2 x min_child_samples rows no tree can split: the effect is one constant and
-        # the score ranks by closable gap alone, which is what so little evidence supports.
-        data = lgb.Dataset(
-            X.loc[ok, list(EFFECT_INPUTS)].reset_index(drop=True),
-            label=improvement[ok] / c[ok],
-            weight=c[ok] ** 2 * (1.0 if weight is None else weight[ok]),
-            free_raw_data=False,
-        )
-        return lgb.train(self._params(), data, num_boost_round=rounds)
+        w = c[ok] ** 2 * (1.0 if weight is None else weight[ok])
+        return X.loc[ok, list(EFFECT_INPUTS)], progress[ok] / c[ok], w
 
     def fit(
         self,
         X: pd.DataFrame,
-        improvement: np.ndarray,
+        progress: np.ndarray,
         eval_set: tuple[pd.DataFrame, np.ndarray] | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> GainRanker:
         """Learn ``effect`` from enrolments: pair features ``X`` (the :data:`~rekomendasi.ranking.pairs.
-        FEATURES` of each enrolment, from the snapshot before it) and the improvement each realised
-        (0 when not completed; NaN rows are skipped). ``sample_weight`` weighs rows (feedback rows
-        weigh less than measured outcomes, see :mod:`.feedback`).
+        FEATURES` of each enrolment, from the snapshot before it) and the progress each showed
+        (:attr:`~rekomendasi.ranking.labels.Examples.progress`: signed, 0 when not completed; NaN rows
+        are skipped). ``sample_weight`` weighs rows.
 
-        With ``eval_set`` (later enrolments), each candidate number of rounds is fitted on ``X`` and
-        scored on it (weighted squared error of improvement = closable x effect); the best is kept in
-        ``best_iteration_`` and :meth:`fit` ends with the model fitted on ``X`` only: the caller refits
-        on everything with :meth:`refit`. Without it, the middle candidate is used.
+        With ``eval_set`` (later enrolments), each candidate penalty is fitted on ``X`` and scored on it
+        (squared error of progress = closable x effect); the best is kept in ``best_alpha_`` and the
+        model is left fitted on ``X`` only: the caller refits on everything with :meth:`refit`. Without
+        it, the middle candidate is used.
 
         Raises:
             ValueError: too few enrolments with a closable gap, or lengths differ.
         """
-        improvement = np.asarray(improvement, dtype=float)
+        progress = np.asarray(progress, dtype=float)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        if len(X) != len(improvement) or (weight is not None and len(weight) != len(X)):
-            raise ValueError("X, improvement and sample_weight must have the same length")
+        if len(X) != len(progress) or (weight is not None and len(weight) != len(X)):
+            raise ValueError("X, progress and sample_weight must have the same length")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
-        self.validation_errors_: dict[int, float] = {}
-        rounds = sorted(self.rounds)
+        self.validation_errors_: dict[float, float] = {}
+        alphas = sorted(float(a) for a in self.alphas)
+        rows = self._rows(X, progress, weight)
         if eval_set is None:
-            self.best_iteration_ = int(rounds[len(rounds) // 2])
-            self.booster_ = self._train(X, improvement, self.best_iteration_, weight)
+            self.best_alpha_ = alphas[len(alphas) // 2]
         else:
-            booster = self._train(X, improvement, rounds[-1], weight)
             ex, ey = eval_set
-            c = closable(ex)
-            inputs = ex[list(EFFECT_INPUTS)]
-            ey = np.asarray(ey, dtype=float)
-            for r in rounds:
-                effect = booster.predict(inputs, num_iteration=r)
-                self.validation_errors_[r] = float(np.nanmean((ey - c * effect) ** 2))
-            self.best_iteration_ = min(self.validation_errors_, key=lambda r: self.validation_errors_[r])
-            self.booster_ = self._train(X, improvement, self.best_iteration_, weight)
+            c, ey = closable(ex), np.asarray(ey, dtype=float)
+            for alpha in alphas:
+                effect = np.maximum(LinearEffect(alpha).fit(*rows).predict(ex), 0.0)
+                self.validation_errors_[alpha] = float(np.nanmean((ey - c * effect) ** 2))
+            self.best_alpha_ = min(self.validation_errors_, key=lambda a: self.validation_errors_[a])
+        self.effect_: LinearEffect | TreeEffect = LinearEffect(self.best_alpha_).fit(*rows)
         self._finish(X)
         return self
 
     def refit(
-        self, X: pd.DataFrame, improvement: np.ndarray, sample_weight: np.ndarray | None = None
+        self, X: pd.DataFrame, progress: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> GainRanker:
-        """The same model (``best_iteration_`` rounds) fitted again on ``X`` (every label year)."""
+        """The same model (``best_alpha_``) fitted again on ``X`` (every label year)."""
         self._check()
         self.correction_: lgb.Booster | None = None
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        self.booster_ = self._train(X, np.asarray(improvement, dtype=float), self.best_iteration_, weight)
+        rows = self._rows(X, np.asarray(progress, dtype=float), weight)
+        self.effect_ = LinearEffect(self.best_alpha_).fit(*rows)
         self._finish(X)
         return self
 
     def _finish(self, X: pd.DataFrame) -> None:
-        """The mean effect (the generator's share of every score) and the importances, on ``X``."""
-        self.mean_effect_ = float(np.mean(self.booster_.predict(X[list(EFFECT_INPUTS)])))
+        """The mean effect and the importances, on ``X``."""
+        self.mean_effect_ = float(np.mean(self.effect_.predict(X)))
         values = np.abs(np.asarray(self.contributions(X, as_frame=False)))[:, : self.n_features_in_]
         self.importance_ = [float(v) for v in values.mean(axis=0)]
 
     def _check(self) -> None:
-        if not hasattr(self, "booster_"):
-            raise NotFittedError("This GainRanker is not fitted yet; call fit(X, improvement) first.")
+        if not hasattr(self, "effect_"):
+            raise NotFittedError("This GainRanker is not fitted yet; call fit(X, progress) first.")
 
     def _frame(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         """``X`` as a frame with the fitted columns (arrays are taken in fitted order)."""
@@ -201,11 +170,9 @@ class GainRanker(BaseEstimator):
         return pd.DataFrame(values, columns=list(self.feature_names_in_))
 
     def effect(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
-        """Each row's course effectiveness (improvement per unit of closable gap), at least 0."""
+        """Each row's course effectiveness (progress per unit of closable gap), at least 0."""
         self._check()
-        frame = self._frame(X)
-        raw = self.booster_.predict(frame[list(EFFECT_INPUTS)], num_threads=num_threads)
-        return np.maximum(np.asarray(raw), 0.0)
+        return np.maximum(self.effect_.predict(self._frame(X)), 0.0)
 
     def predict(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
         """Expected improvement of each (person, course) row: closable x effect. Higher is better."""
@@ -259,16 +226,14 @@ class GainRanker(BaseEstimator):
         self._check()
         frame = self._frame(X)
         c = closable(frame)
-        shap = np.asarray(
-            self.booster_.predict(frame[list(EFFECT_INPUTS)], pred_contrib=True, num_threads=num_threads)
-        )
-        effect = shap.sum(axis=1)
+        base, parts = self.effect_.parts(frame)
+        effect = base + parts.sum(axis=1)
         scale = np.where(effect > 0, 1.0, 0.0)  # a clipped (negative) effect scores 0: so do its parts
         out = np.zeros((len(frame), self.n_features_in_ + 1))
         names = list(self.feature_names_in_)
-        out[:, names.index("generator_score")] = c * shap[:, -1] * scale
+        out[:, names.index("generator_score")] = c * base * scale
         for j, name in enumerate(EFFECT_INPUTS):
-            out[:, names.index(name)] += c * shap[:, j] * scale
+            out[:, names.index(name)] += c * parts[:, j] * scale
         correction = getattr(self, "correction_", None)
         if correction is not None:
             out *= self.prior_weight_
@@ -284,20 +249,23 @@ class GainRanker(BaseEstimator):
         return pd.Series(self.importance_, index=self.feature_names_in_).sort_values(ascending=False)
 
     def save(self, directory: Path) -> Path:
-        """LightGBM's text format for ``effect`` (``booster.txt``) and the rest in ``ranker.json``."""
+        """Everything in ``ranker.json`` (the effect regression's coefficients with it), and the
+        correction, if any, in LightGBM's text format (``correction.txt``)."""
         self._check()
+        if not isinstance(self.effect_, LinearEffect):
+            raise ValueError("a ranker with the earlier tree effect is loaded to serve, not saved again")
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster_.save_model(str(directory / "booster.txt"))
         correction = getattr(self, "correction_", None)
         if correction is not None:
             correction.save_model(str(directory / "correction.txt"))
         params = self.get_params()
-        params["rounds"] = list(params["rounds"])
+        params["alphas"] = [float(a) for a in params["alphas"]]
         fitted = {
             "kind": KIND,
             "params": params,
             "feature_names_in_": [str(f) for f in self.feature_names_in_],
-            "best_iteration_": self.best_iteration_,
+            "effect": self.effect_.to_dict(),
+            "best_alpha_": self.best_alpha_,
             "mean_effect_": self.mean_effect_,
             "prior_weight_": getattr(self, "prior_weight_", 1.0) if correction is not None else None,
             "importance_": self.importance_,
@@ -308,15 +276,20 @@ class GainRanker(BaseEstimator):
 
     @classmethod
     def load(cls, directory: Path) -> GainRanker:
-        """A ranker written by :meth:`save`."""
+        """A ranker written by :meth:`save`, or by the first expected-gain models (a LightGBM effect in
+        ``booster.txt``, its parameters no longer this class's)."""
         fitted = json.loads((directory / "ranker.json").read_text(encoding="utf-8"))
         params = dict(fitted["params"])
-        params["rounds"] = tuple(params["rounds"])
-        ranker = cls(**params)
-        ranker.booster_ = lgb.Booster(model_file=str(directory / "booster.txt"))
+        if "effect" in fitted:
+            ranker = cls(**{**params, "alphas": tuple(params["alphas"])})
+            ranker.effect_ = LinearEffect.from_dict(fitted["effect"])
+            ranker.best_alpha_ = float(fitted["best_alpha_"])
+        else:
+            ranker = cls(random_state=params.get("random_state", 0), n_jobs=params.get("n_jobs", 1))
+            ranker.effect_ = TreeEffect(lgb.Booster(model_file=str(directory / "booster.txt")))
+            ranker.best_alpha_ = float("nan")
         ranker.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
         ranker.n_features_in_ = len(ranker.feature_names_in_)
-        ranker.best_iteration_ = int(fitted["best_iteration_"])
         ranker.mean_effect_ = float(fitted["mean_effect_"])
         ranker.importance_ = list(fitted["importance_"])
         ranker.validation_errors_ = {}

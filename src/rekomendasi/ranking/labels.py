@@ -49,6 +49,11 @@ class Examples:
     nip: np.ndarray
     improvement: np.ndarray
     training_id: np.ndarray
+    progress: np.ndarray
+    """Signed progress on the targeted competencies of a completed enrolment (0 when not completed;
+    NaN for examples without a measurement, such as feedback). Unlike ``improvement`` (the clipped,
+    gap-closing value the labels and the gain calibration use), noise cancels out in it: what the
+    effectiveness regression learns from (:mod:`.effect`)."""
 
 
 def outcome_examples(
@@ -78,13 +83,16 @@ def outcome_examples(
         parts.append(_year_examples(dataset, before, after, year))
     frame = pd.concat(parts, ignore_index=True)
     return Examples(
-        features=frame.drop(columns=["label", "qid", "year", "nip", "improvement", "training_id"]),
+        features=frame.drop(
+            columns=["label", "qid", "year", "nip", "improvement", "training_id", "progress"]
+        ),
         label=frame["label"].to_numpy(dtype=int),
         qid=frame["qid"].to_numpy(),
         year=frame["year"].to_numpy(dtype=int),
         nip=frame["nip"].to_numpy(),
         improvement=frame["improvement"].to_numpy(dtype=float),
         training_id=frame["training_id"].to_numpy(),
+        progress=frame["progress"].to_numpy(dtype=float),
     )
 
 
@@ -134,6 +142,8 @@ def _year_examples(dataset: Dataset, before: Snapshot, after: Snapshot, year: in
     value = targeted.groupby(enrolment)["value"].sum()
     index = pd.MultiIndex.from_frame(taken[enrolment])
     gain = np.nan_to_num(value.reindex(index).to_numpy(dtype=float), nan=0.0)
+    signed = targeted.groupby(enrolment)["progress"].sum()  # NaN (no estimate) counts as 0
+    signed = np.nan_to_num(signed.reindex(index).to_numpy(dtype=float), nan=0.0)
     completed = (
         (taken[TrainingHistory.status] == "completed") & (taken[TrainingHistory.completed_on] <= end)
     ).to_numpy()
@@ -148,5 +158,6 @@ def _year_examples(dataset: Dataset, before: Snapshot, after: Snapshot, year: in
     features["year"] = year
     features["nip"] = taken[TrainingHistory.nip].to_numpy()
     features["improvement"] = np.where(completed, gain, 0.0)
+    features["progress"] = np.where(completed, signed, 0.0)
     features["training_id"] = taken[TrainingHistory.training_id].to_numpy()
     return features

@@ -72,7 +72,7 @@ def train_and_register(
         metrics = {
             GATE_METRIC: challenger_score,
             "validation_ndcg_nested": fit.validation_ndcg,
-            "best_iteration": float(fit.model.best_iteration_),
+            "effect_alpha": float(fit.model.best_alpha_),
         }
         if fit.calibration is not None:
             tables["calibration"] = fit.calibration

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
 from rekomendasi.candidates import Candidates, build_matrices, generate
 from rekomendasi.contract import Dataset
@@ -65,11 +65,7 @@ class RankerParams(_Strict):
 class GainParams(_Strict):
     """The served model's effectiveness regression (:class:`~rekomendasi.ranking.gain.GainRanker`)."""
 
-    rounds: list[int] = Field(min_length=1)
-    learning_rate: float = Field(gt=0)
-    num_leaves: int = Field(gt=1)
-    min_child_samples: int = Field(gt=0)
-    reg_lambda: float = Field(ge=0)
+    alphas: list[PositiveFloat] = Field(min_length=1)
     n_jobs: int = Field(default=1, gt=0)
 
 
@@ -206,14 +202,14 @@ def fit_ranker(
     extra = feedback_examples(dataset, feedback, snapshots, as_of, years).without(holdout)
     if progress is not None:
         progress("fit the expected-gain model")
-    # Nested time split: the effectiveness regression's rounds are chosen on the last label year,
+    # Nested time split: the effectiveness regression's penalty is chosen on the last label year,
     # which also gives the validation NDCG and the calibration; then it is refitted on every year.
     X, y, qid, weight = training_rows(examples, train, extra)
     model = _gain_model(config)
     model.fit(
         X,
-        _improvement(examples, train, extra),
-        eval_set=(examples.features[valid], examples.improvement[valid]),
+        _progress(examples, train, extra),
+        eval_set=(examples.features[valid], examples.progress[valid]),
         sample_weight=weight,
     )
     validation = (
@@ -227,7 +223,7 @@ def fit_ranker(
     last = examples.year == years[-1]
     calibration, calibration_check = _calibrate(model, examples, valid, ~keep & last)
     X_all, y_all, q_all, weight_all = training_rows(examples, keep, extra)
-    model.refit(X_all, _improvement(examples, keep, extra), sample_weight=weight_all)
+    model.refit(X_all, _progress(examples, keep, extra), sample_weight=weight_all)
     reference = LambdaRanker(**config.ranker.model_dump(), random_state=config.seed)
     if len(extra):
         # What people answered says what the evidence of progress cannot: a LambdaRank correction
@@ -258,24 +254,16 @@ def fit_ranker(
 
 def _gain_model(config: TrainConfig) -> GainRanker:
     gain = config.gain
-    return GainRanker(
-        rounds=tuple(gain.rounds),
-        learning_rate=gain.learning_rate,
-        num_leaves=gain.num_leaves,
-        min_child_samples=gain.min_child_samples,
-        reg_lambda=gain.reg_lambda,
-        random_state=config.seed,
-        n_jobs=gain.n_jobs,
-    )
+    return GainRanker(alphas=tuple(gain.alphas), random_state=config.seed, n_jobs=gain.n_jobs)
 
 
-def _improvement(examples: Examples, rows: np.ndarray, extra: FeedbackExamples) -> np.ndarray:
-    """The realised improvement of ``examples[rows]`` followed by NaN for the feedback examples: no
+def _progress(examples: Examples, rows: np.ndarray, extra: FeedbackExamples) -> np.ndarray:
+    """The measured progress of ``examples[rows]`` followed by NaN for the feedback examples: no
     progress was measured (the effectiveness regression skips them). A rejection as zero improvement
     would lower the effectiveness of exactly the courses the model recommends most, the only ones
     people answer about (measured: NDCG@10 0.71 to 0.57 on a feedback round); answers enter through
     the correction (:meth:`GainRanker.correct`) instead."""
-    values = examples.improvement[rows]
+    values = examples.progress[rows]
     return np.concatenate([values, np.full(len(extra), np.nan)]) if len(extra) else values
 
 

@@ -35,7 +35,7 @@ GENERATOR = FEATURES.index("generator_score")
 
 
 class Ranker(Protocol):
-    """What the core needs of a model: scores and TreeSHAP contributions of pair-feature rows."""
+    """What the core needs of a model: scores and additive contributions of pair-feature rows."""
 
     def predict(self, X: np.ndarray, num_threads: int = 0) -> np.ndarray: ...
 
@@ -74,7 +74,7 @@ def rank_order(emp: np.ndarray, score: np.ndarray, generator: np.ndarray, ids: n
 
 def main_contributions(model: Ranker, X: np.ndarray, num_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Indices into :data:`FEATURES` and values of each row's ``TOP_CONTRIBUTIONS`` largest contributions
-    (by size; TreeSHAP, so a row's contributions plus the bias sum to its score)."""
+    (by size; additive, so a row's contributions plus the bias sum to its score)."""
     values = np.asarray(model.contributions(X, num_threads=num_threads, as_frame=False))[:, : len(FEATURES)]
     top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
     return top, np.take_along_axis(values, top, axis=1)

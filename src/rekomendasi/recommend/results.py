@@ -15,7 +15,7 @@ from rekomendasi.recommend.schemas import TOP_CONTRIBUTIONS, Scores, contributio
 
 @dataclass(frozen=True, slots=True)
 class Contribution:
-    """One feature's share of a score (TreeSHAP)."""
+    """One feature's additive share of a score."""
 
     feature: str
     value: float

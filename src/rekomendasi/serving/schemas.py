@@ -75,7 +75,7 @@ class ContributionOut(_Out):
 
     feature: str
     description: str
-    value: float = Field(description="Additive share of the score (TreeSHAP); positive raises the entry.")
+    value: float = Field(description="Additive share of the score; positive raises the entry.")
 
 
 class Explanation(_Out):
