@@ -130,8 +130,10 @@ def test_rows_become_labelled_weighted_examples_with_features_from_before_the_an
     }
     assert list(e.features.columns) == list(FEATURES) and np.isnan(e.improvement).all()
     assert set(e.training_id) == {t}
-    position = small_dataset["employees"].set_index("nip")["position_id"]
-    assert list(e.qid) == [f"{position[n]}|{y}" for n, y in zip(e.nip, e.year, strict=True)]
+    # One query per person and year: answers rank the courses that person was shown, apart from the
+    # outcome examples' position queries.
+    assert list(e.qid) == [f"answers|{n}|{y}" for n, y in zip(e.nip, e.year, strict=True)]
+    assert np.isnan(e.progress).all()
     for year in (2024, 2025):
         m = build_matrices(snapshots[year - 1])
         row = int(np.flatnonzero(e.year == year)[0])

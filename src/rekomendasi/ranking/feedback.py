@@ -37,7 +37,7 @@ import pandas as pd
 
 from rekomendasi.candidates import Candidates, Catalogue, build_matrices
 from rekomendasi.contract import Dataset
-from rekomendasi.contract.schemas import Employees, TrainingHistory
+from rekomendasi.contract.schemas import TrainingHistory
 from rekomendasi.errors import DataContractError
 from rekomendasi.features import Snapshot
 from rekomendasi.feedback import FeedbackEvent, rows_in_force, standing_objections
@@ -242,8 +242,9 @@ def _year_rows(dataset: Dataset, pairs: pd.DataFrame, before: Snapshot, year: in
         }
     )
     out = pair_features(m, located)
-    position = pairs["nip"].map(dataset["employees"].set_index(Employees.nip)[Employees.position_id])
-    out["qid"] = (position.astype(str) + f"|{year}").to_numpy()
+    # One query per person and year: an answer says how this course compares with the others the same
+    # person was shown, not with what people elsewhere in the position took.
+    out["qid"] = ("answers|" + pairs["nip"].astype(str) + f"|{year}").to_numpy()
     out["year"] = year
     out["nip"] = pairs["nip"].to_numpy(dtype=object)
     out["training_id"] = pairs["training_id"].to_numpy(dtype=object)

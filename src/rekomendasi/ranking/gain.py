@@ -45,9 +45,11 @@ from rekomendasi.ranking.effect import EFFECT_INPUTS, LinearEffect, TreeEffect
 from rekomendasi.ranking.ranker import _dataset
 
 KIND = "expected-gain"
-PRIOR_SPREAD = 5.0
-"""With a correction, the expected gain enters LambdaRank as its starting score scaled to this many
-standard deviations per logit unit: a strong prior the answers must outweigh."""
+PRIOR_SPREAD = 1.0
+"""With a correction, the expected gain enters LambdaRank as its starting score, scaled so that one
+standard deviation of it is this many logit units: a prior the answers must outweigh. Chosen on the
+development world (seed 5, ``bench feedback``) with answers grouped by person: NDCG@10 after one round
+0.779 at 5, 0.789 at 2, 0.802 at 1 (0.765 before)."""
 MIN_CLOSABLE = 0.05
 """Enrolments with less closable gap than this carry no information on effectiveness (weight ~0)."""
 
