@@ -69,6 +69,13 @@ def test_train_registers_and_gates_on_sqlite(
     flavour = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/1")
     X = np.random.default_rng(0).normal(size=(40, len(model.feature_names_in_)))
     assert np.array_equal(model.predict(X), flavour.predict(X))
+    # Its requirements are the pinned packages it needs (MLflow's own inference is not run: 20-30 s).
+    import mlflow.pyfunc
+
+    from rekomendasi.registry import model_requirements
+
+    needs = Path(mlflow.pyfunc.get_model_dependencies(f"models:/{MODEL_NAME}/1")).read_text().split()
+    assert needs == model_requirements() and any(n.startswith("lightgbm==") for n in needs)
     script = (
         "import sys; from rekomendasi.registry import MlflowRegistry; "
         f"MlflowRegistry({uri!r}).load('champion'); print('torch' in sys.modules)"

@@ -27,12 +27,14 @@ def test_by_unit_keeps_every_rule_and_the_whole_problems_coverage(
 ) -> None:
     for_all = least_cost_for_all(problem, 20.0)
     assert for_all is not None
-    wholes = {budget: solve(problem, budget, 20.0) for budget in (for_all // 3, 2 * for_all // 3, for_all)}
+    # A generous limit (each solve stops once proven within its gap): at 20 s the whole problem's coverage
+    # solve ran out of time once under a loaded CI machine and reached one person fewer than by unit.
+    wholes = {budget: solve(problem, budget, 300.0) for budget in (for_all // 3, 2 * for_all // 3, for_all)}
     monkeypatch.setattr(solve_module, "DECOMPOSE_ABOVE", 40)
     monkeypatch.setattr(decompose, "BLOCK_STAFF", 30)
     assert len(decompose.unit_groups(problem.people["unit_id"].to_numpy(), 30)) > 2
     for budget, whole in wholes.items():
-        parts = solve(problem, budget, 20.0)
+        parts = solve(problem, budget, 300.0)
         assert parts.status.startswith("by unit")
         assert parts.cost_idr <= budget
         np.testing.assert_array_equal(parts.funded, whole.funded)

@@ -122,7 +122,7 @@ def test_little_evidence_ranks_by_closable_gap_and_none_is_an_error() -> None:
     few = GainRanker(alphas=(1e9,)).fit(X, y)
     assert np.ptp(few.effect(X)) < 1e-6 * few.effect(X).mean()
     np.testing.assert_allclose(few.predict(X) / few.effect(X)[0], closable(X), rtol=1e-5)
-    with pytest.raises(ValueError, match="no enrolments with a closable gap"):
+    with pytest.raises(ValueError, match="0 enrolments with a closable gap"):
         GainRanker().fit(X, np.full(len(X), np.nan))
     with pytest.raises(ValueError, match="same length"):
         GainRanker().fit(X, y[:-1])
@@ -183,3 +183,21 @@ def test_a_version_with_the_earlier_tree_effect_still_loads_and_serves(tmp_path:
     np.testing.assert_allclose(loaded.contributions(X.head(50)).sum(axis=1), expected, atol=1e-9)
     with pytest.raises(ValueError, match="not saved again"):
         loaded.save(tmp_path / "again")
+
+
+def test_a_missing_attribute_counts_as_the_fitted_mean_and_adds_nothing() -> None:
+    """An entry nobody took yet has no completion rate: its part of the effect is 0, and the centre the
+    others are measured from is the mean over the entries that have one (not pulled towards 0)."""
+    from rekomendasi.ranking.effect import LinearEffect
+
+    X, y, _ = _enrolments(2000, 10)
+    X["entry_completion_rate"] = np.where(np.arange(len(X)) % 2 == 0, np.nan, 0.8 + 0.1 * X["jp"] / 64)
+    c = closable(X)
+    model = LinearEffect(10.0).fit(X[list(EFFECT_INPUTS)], y / c, c**2)
+    column = model.columns_.index("entry_completion_rate")
+    known = X["entry_completion_rate"].notna().to_numpy()
+    expected = np.average(X.loc[known, "entry_completion_rate"], weights=(c**2)[known])
+    assert model.mean_[column] == pytest.approx(expected)
+    _, parts = model.parts(X[list(EFFECT_INPUTS)])
+    assert (parts[~known, list(EFFECT_INPUTS).index("entry_completion_rate")] == 0).all()
+    assert (parts[known, list(EFFECT_INPUTS).index("entry_completion_rate")] != 0).any()

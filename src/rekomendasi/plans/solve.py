@@ -254,7 +254,16 @@ def _milp(
         row_lower, row_upper = np.r_[row_lower, covered], np.r_[row_upper, np.inf]
     low = np.zeros(len(c)) if lower is None else lower
     return highs.solve(
-        c, A, row_lower, row_upper, low, model.bounds, time_limit, integer=not relaxed, start=start
+        c,
+        A,
+        row_lower,
+        row_upper,
+        low,
+        model.bounds,
+        time_limit,
+        integer=not relaxed,
+        start=start,
+        exact_count=exact_count,
     )
 
 

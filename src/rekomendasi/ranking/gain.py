@@ -18,7 +18,7 @@ with the clipped gap-closing value the labels use, the evidence's noise adds a f
 the earlier label years, scored on the last), then it is refitted on every label year.
 
 Measured on five 4,000-employee development worlds (seeds 5, 11, 13, 17, 19;
-``benchmarks/ranker_dev.py variants``), truth-graded NDCG@10 averages 0.754 against 0.674 for the
+``benchmarks/ranker_dev.py variants``), truth-graded NDCG@10 averages 0.753 against 0.674 for the
 first version (a LightGBM effect on the clipped value), 0.569 for the candidate score and 0.573 for
 LambdaRank on graded outcome labels, whose few thousand noisy examples a year cannot teach it the
 product of gap and effectiveness. A LambdaRank correction on outcome labels alone is not used (0.753).
@@ -91,7 +91,8 @@ class GainRanker(BaseEstimator):
             ok &= weight > 0
         if ok.sum() < 2:
             raise ValueError(
-                "no enrolments with a closable gap and a measured progress to learn effectiveness from"
+                f"{int(ok.sum())} enrolments with a closable gap and a measured progress: too few to "
+                "learn effectiveness from (2 or more)"
             )
         w = c[ok] ** 2 * (1.0 if weight is None else weight[ok])
         return X.loc[ok, list(EFFECT_INPUTS)], progress[ok] / c[ok], w
