@@ -114,9 +114,10 @@ class LinearEffect:
         return np.full(len(X), self.intercept_), out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """The effect of each row (before clipping at 0)."""
-        base, parts = self.parts(X)
-        return base + parts.sum(axis=1)
+        """The effect of each row (before clipping at 0): the sum of :meth:`parts`, without grouping
+        the columns by input (scoring calls this on every candidate)."""
+        design, _ = _design(X)
+        return self._z(design) @ self.coef_ + self.intercept_
 
     def to_dict(self) -> dict[str, Any]:
         """What :meth:`from_dict` needs (JSON-ready)."""

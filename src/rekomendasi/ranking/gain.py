@@ -128,14 +128,16 @@ class GainRanker(BaseEstimator):
         rows = self._rows(X, progress, weight)
         if eval_set is None:
             self.best_alpha_ = alphas[len(alphas) // 2]
+            fitted = {self.best_alpha_: LinearEffect(self.best_alpha_).fit(*rows)}
         else:
             ex, ey = eval_set
             c, ey = closable(ex), np.asarray(ey, dtype=float)
-            for alpha in alphas:
-                effect = np.maximum(LinearEffect(alpha).fit(*rows).predict(ex), 0.0)
+            fitted = {alpha: LinearEffect(alpha).fit(*rows) for alpha in alphas}
+            for alpha, model in fitted.items():
+                effect = np.maximum(model.predict(ex), 0.0)
                 self.validation_errors_[alpha] = float(np.nanmean((ey - c * effect) ** 2))
             self.best_alpha_ = min(self.validation_errors_, key=lambda a: self.validation_errors_[a])
-        self.effect_: LinearEffect | TreeEffect = LinearEffect(self.best_alpha_).fit(*rows)
+        self.effect_: LinearEffect | TreeEffect = fitted[self.best_alpha_]
         self._finish(X)
         return self
 
