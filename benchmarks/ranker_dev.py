@@ -15,6 +15,7 @@ dev worlds of ``rekomendasi bench grid --set dev``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import pickle
 import sys
@@ -23,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rekomendasi.candidates import Candidates, build_matrices, generate
+from rekomendasi.candidates import Candidates, Catalogue, build_matrices, generate
+from rekomendasi.effectiveness import EffectConfig, level_snapshots, participant_gains
+from rekomendasi.effectiveness.feature import entry_effect_values, fill_entry_effect
 from rekomendasi.features import build_snapshot
 from rekomendasi.features.schemas import Performance
 from rekomendasi.jobs.inputs import training_inputs
@@ -42,18 +45,23 @@ def prepare(data: Path) -> dict:
     cache = data.parent / f"{data.name}.ranker-dev.pkl"
     if cache.exists():
         world = pickle.loads(cache.read_bytes())
-        if world.get("version") == 2:
+        if world.get("version") == 5:
             return world
     inputs = training_inputs(Settings(), data, None)
     ds, spec, as_of = inputs.dataset, inputs.spec, inputs.as_of
     years = label_years(ds, as_of)
     snaps = {y: build_snapshot(ds, dt.date(y, 12, 31), spec, encoder=None) for y in [years[0] - 1, *years]}
-    examples = outcome_examples(ds, spec, years, snaps)
+    levels: dict = {}
+    examples = outcome_examples(ds, spec, years, snaps, levels=levels)
+    levels = level_snapshots(ds, spec, years, None, levels)
+    windows = participant_gains(ds, levels, years, EffectConfig().horizon_years, every_cut=True)
+    fill_entry_effect(examples.features, examples.year, examples.training_id, windows)
     final = snaps[years[-1]] if dt.date(years[-1], 12, 31) == as_of else build_snapshot(ds, as_of, spec)
     rng = np.random.default_rng(CONFIG.seed)
     nips = final.performance[Performance.nip].to_numpy()
     holdout = np.sort(nips[rng.random(len(nips)) < CONFIG.holdout_employee_share])
-    m = build_matrices(final)
+    values = entry_effect_values(windows)
+    m = build_matrices(final, Catalogue.from_snapshot(final).with_entry_effects(values))
     rows = np.flatnonzero(pd.Index(m.nips).isin(holdout))
     candidates = pd.concat(generate(m, CONFIG.candidates, rows=rows), ignore_index=True)
     truth = read_benefit(data, holdout)
@@ -63,7 +71,7 @@ def prepare(data: Path) -> dict:
     table = pd.read_parquet(path) if path.exists() else pd.read_csv(path.with_suffix(".csv"))
     effects = table.set_index("training_id")["effect"]
     world = {
-        "version": 2,  # Examples.progress
+        "version": 5,  # entry_effect (#16)
         "years": years,
         "examples": examples,
         "holdout": holdout,
@@ -110,6 +118,17 @@ def benefit_formula(world: dict, effect: np.ndarray, width: float = 0.7) -> np.n
     return complete * np.where(valid, value, 0).sum(1)
 
 
+def without_measured(world: dict) -> dict:
+    """The world with ``entry_effect`` missing everywhere: the model before #16."""
+    ex = world["examples"]
+    features = ex.features.assign(entry_effect=np.nan)
+    return {
+        **world,
+        "examples": dataclasses.replace(ex, features=features),
+        "features": world["features"].assign(entry_effect=np.nan),
+    }
+
+
 def expected_gain(world: dict, corrected: bool = False, **params: object) -> float:
     train, valid, keep = split(world)
     ex = world["examples"]
@@ -147,6 +166,8 @@ def main(command: str, dirs: list[str]) -> None:
         },
         "variants": {
             "expected gain": expected_gain,
+            "without measured effectiveness": lambda w: expected_gain(without_measured(w)),
+            "measured effectiveness forced": lambda w: expected_gain(w, measured="always"),
             "penalty 1000 (not chosen)": lambda w: expected_gain(w, alphas=(1000.0,)),
             "penalty 10000 (not chosen)": lambda w: expected_gain(w, alphas=(10000.0,)),
             "+ LambdaRank correction": lambda w: expected_gain(w, corrected=True),

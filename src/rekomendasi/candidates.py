@@ -14,8 +14,8 @@ made once, when it was built. :class:`Catalogue` is shared by every partition of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,7 @@ ENTRY_COLUMNS = (
     "entry_completion_rate",
     "entry_mean_score",
     "entry_mean_satisfaction",
+    "entry_effect",
 )
 EMPLOYEE_COLUMNS = ("jenis_jabatan", "predikat_mean", "jp_remaining", "prior_only_share")
 # What competency_gaps says of the evidence behind an estimate, carried into explanations.
@@ -130,6 +131,9 @@ class Catalogue:
             "entry_completion_rate": outcomes[EntryOutcomes.completion_rate].to_numpy(dtype=float),
             "entry_mean_score": outcomes[EntryOutcomes.mean_score].to_numpy(dtype=float),
             "entry_mean_satisfaction": outcomes[EntryOutcomes.mean_satisfaction].to_numpy(dtype=float),
+            # Measured effectiveness (issue #16) is not in the snapshot: a model brings its own values
+            # (with_entry_effects); missing counts as an average course.
+            "entry_effect": np.full(len(entries), np.nan),
         }
         uptake = snapshot.peer_uptake[snapshot.peer_uptake[PeerUptake.training_id].isin(t_index)]
         positions = {str(p): i for i, p in enumerate(sorted(uptake[PeerUptake.position_id].unique()))}
@@ -158,6 +162,22 @@ class Catalogue:
             positions=positions,
             peer_share=peer_share,
         )
+
+    def with_entry_effects(self, values: Mapping[str, float] | None) -> Catalogue:
+        """This catalogue with ``entry_effect`` set from ``values`` (training_id -> the measured
+        effectiveness a model was trained with, :mod:`rekomendasi.effectiveness.feature`); entries
+        without a value, and every entry when ``values`` is None, stay missing."""
+        features = self.features.copy()
+        column = ENTRY_COLUMNS.index("entry_effect")
+        known = values or {}
+        features[:, column] = [known.get(str(t), np.nan) for t in self.ids]
+        return replace(self, features=features)
+
+    @classmethod
+    def for_model(cls, snapshot: Snapshot, model: object) -> Catalogue:
+        """The snapshot's catalogue with the measured effectiveness ``model`` was trained with (none for
+        models without it)."""
+        return cls.from_snapshot(snapshot).with_entry_effects(getattr(model, "entry_effects_", None))
 
 
 @dataclass(frozen=True)

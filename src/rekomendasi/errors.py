@@ -82,3 +82,10 @@ class NotFound(RekomendasiError):
 class PlanInputError(BadRequest):
     """A plan request that cannot be planned as given: a budget of zero or less, a unit outside the agency,
     an unknown coverage group (HTTP 422)."""
+
+
+class EstimatesMissing(RekomendasiError):
+    """The serving model carries no course-effectiveness estimates: it was trained before they existed
+    (HTTP 409: the entry exists, the model in service cannot answer for it)."""
+
+    status_code = 409

@@ -51,6 +51,10 @@ FEATURE_WORDS: dict[str, tuple[str, str]] = {
     "entry_completion_rate": ("tingkat kelulusan peserta sebelumnya", "earlier participants' completion"),
     "entry_mean_score": ("nilai rata-rata peserta sebelumnya", "earlier participants' mean score"),
     "entry_mean_satisfaction": ("kepuasan peserta sebelumnya", "earlier participants' satisfaction"),
+    "entry_effect": (
+        "efektivitas terukur: kenaikan tingkat peserta sebelumnya dibanding pegawai serupa",
+        "measured effectiveness: earlier participants' gain beyond similar staff",
+    ),
     "peer_share": ("rekan dengan jabatan sama yang sudah mengikuti", "colleagues in the same position"),
     "jenis_jabatan": ("jenis jabatan", "position type"),
     "predikat_mean": ("predikat kinerja SKP", "SKP performance rating"),

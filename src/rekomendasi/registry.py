@@ -86,14 +86,66 @@ class ModelVersion:
 def registry_from_settings(settings: Settings) -> MlflowRegistry:
     """The registry the settings name. A local sqlite store keeps its artifacts beside its database
     (``mlflow/artifacts`` for the default), so a scratch store never writes into the real one."""
+    return MlflowRegistry(*_store_location(settings))
+
+
+def _store_location(settings: Settings) -> tuple[str, Path | None]:
+    """The settings' tracking URI (a relative sqlite path resolved against ``home``) and, for a local
+    sqlite store, the artifact folder beside its database."""
     uri = settings.mlflow_uri
     if uri.startswith("sqlite:///"):
         database = Path(uri.removeprefix("sqlite:///"))
         if not database.is_absolute():
             database = settings.resolve(database)
             uri = f"sqlite:///{database}"
-        return MlflowRegistry(uri, database.parent / "artifacts")
-    return MlflowRegistry(uri, None)
+        return uri, database.parent / "artifacts"
+    return uri, None
+
+
+def log_analysis_run(
+    settings: Settings,
+    experiment: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    artifacts: dict[str, Path],
+    run_name: str | None = None,
+) -> str:
+    """Log one run without a model (an analysis such as course effectiveness) into ``experiment`` of the
+    settings' tracking store, created when missing; returns the run's id. Folders in ``artifacts`` are
+    logged as their files under the name; NaN metrics are left out. A failure ends the run FAILED."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunStatus
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    uri, artifact_root = _store_location(settings)
+    with _store_setup_lock(uri):
+        client = MlflowClient(tracking_uri=uri)
+        found = client.get_experiment_by_name(experiment)
+        if found is not None:
+            experiment_id = found.experiment_id
+        else:
+            location = artifact_root.resolve().as_uri() if artifact_root is not None else None
+            experiment_id = client.create_experiment(experiment, artifact_location=location)
+    run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
+    try:
+        now = int(_utc_now().timestamp() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if math.isfinite(v)],
+            params=[Param(k, str(v)) for k, v in params.items()],
+        )
+        for name, path in artifacts.items():
+            if path.is_dir():
+                client.log_artifacts(run_id, str(path), artifact_path=name)
+            else:
+                client.log_artifact(run_id, str(path), artifact_path=name)
+    except BaseException as err:
+        client.set_tag(run_id, FAILED_TAG, f"{type(err).__name__}: {err}"[:400])
+        client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FAILED))
+        raise
+    client.set_terminated(run_id)
+    return run_id
 
 
 def _store_setup_lock(tracking_uri: str) -> AbstractContextManager[object]:

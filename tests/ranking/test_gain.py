@@ -44,7 +44,7 @@ def test_it_learns_which_courses_work_beyond_the_closable_gap() -> None:
     Xv, yv, _ = _enrolments(2000, 1)
     model = GainRanker(alphas=(1.0, 100.0, 1e5)).fit(X, y, eval_set=(Xv, yv))
     assert model.best_alpha_ in (1.0, 100.0, 1e5)
-    assert set(model.validation_errors_) == {1.0, 100.0, 1e5}
+    assert set(model.validation_errors_) == set(model.measured_validation_errors_) == {1.0, 100.0, 1e5}
     # A penalty that flattens the effect fits later enrolments worse than a moderate one.
     assert model.validation_errors_[1e5] > min(model.validation_errors_.values())
     Xt, _, expected = _enrolments(3000, 2)
@@ -105,10 +105,13 @@ def test_refit_keeps_the_chosen_penalty_and_save_load_roundtrips(tmp_path: Path)
     assert model.best_alpha_ == chosen and model.effect_.alpha == chosen
     assert not np.allclose(model.effect(X.head(100)), first)  # refitted on more rows
     model.gain_calibration_ = {"x": [0.0, 1.0], "y": [0.0, 1.0]}
+    model.entry_effects_ = {"TRN-0001": 0.12, "TRN-0002": -0.03}
+    model.effectiveness_ = {"as_of": "2025-12-31", "entries": [{"training_id": "TRN-0001", "effect": None}]}
     loaded = load_ranker(model.save(tmp_path / "gain"))
     assert isinstance(loaded, GainRanker)
     np.testing.assert_array_equal(loaded.predict(X.head(100)), model.predict(X.head(100)))
     assert loaded.gain_calibration_ == model.gain_calibration_
+    assert loaded.entry_effects_ == model.entry_effects_ and loaded.effectiveness_ == model.effectiveness_
     assert loaded.get_params() == model.get_params()
     # A LambdaRanker saved before the expected-gain model still loads as one.
     qid = np.repeat(np.arange(200), 10)
@@ -159,7 +162,8 @@ def test_a_version_with_the_earlier_tree_effect_still_loads_and_serves(tmp_path:
     booster.txt and other parameters in ranker.json: they load, predict closable x effect and explain."""
     X, y, _ = _enrolments(1000, 9)
     c = closable(X)
-    data = lgb.Dataset(X[list(EFFECT_INPUTS)], label=y / c, weight=c**2)
+    earlier = [name for name in EFFECT_INPUTS if name != "entry_effect"]  # its inputs then (before #16)
+    data = lgb.Dataset(X[earlier], label=y / c, weight=c**2)
     booster = lgb.train({"objective": "regression", "num_leaves": 4, "verbosity": -1}, data, 20)
     where = tmp_path / "old"
     where.mkdir()
@@ -178,7 +182,7 @@ def test_a_version_with_the_earlier_tree_effect_still_loads_and_serves(tmp_path:
     (where / "ranker.json").write_text(json.dumps(old), encoding="utf-8")
     loaded = load_ranker(where)
     assert isinstance(loaded, GainRanker)
-    expected = c[:50] * np.maximum(booster.predict(X[list(EFFECT_INPUTS)].head(50)), 0)
+    expected = c[:50] * np.maximum(booster.predict(X[earlier].head(50)), 0)
     np.testing.assert_allclose(loaded.predict(X.head(50)), expected)
     np.testing.assert_allclose(loaded.contributions(X.head(50)).sum(axis=1), expected, atol=1e-9)
     with pytest.raises(ValueError, match="not saved again"):
@@ -201,3 +205,27 @@ def test_a_missing_attribute_counts_as_the_fitted_mean_and_adds_nothing() -> Non
     _, parts = model.parts(X[list(EFFECT_INPUTS)])
     assert (parts[~known, list(EFFECT_INPUTS).index("entry_completion_rate")] == 0).all()
     assert (parts[known, list(EFFECT_INPUTS).index("entry_completion_rate")] != 0).any()
+
+
+def test_the_measured_effectiveness_is_used_only_where_the_later_enrolments_say_it_helps() -> None:
+    def rows(n: int, seed: int, informative: bool) -> tuple[pd.DataFrame, np.ndarray]:
+        X, _, _ = _enrolments(n, seed)
+        rng = np.random.default_rng(seed + 100)
+        quality = rng.choice([0.2, 1.0, 1.8], n)  # what only the courses' outcomes show
+        X["entry_effect"] = quality + rng.normal(0, 0.1, n) if informative else rng.normal(1.0, 0.5, n)
+        return X, closable(X) * quality + rng.normal(0, 0.1, n)
+
+    X, y = rows(3000, 20, informative=True)
+    Xv, yv = rows(1500, 21, informative=True)
+    used = GainRanker().fit(X, y, eval_set=(Xv, yv))
+    assert used.uses_measured_
+    never = GainRanker(measured="never").fit(X, y, eval_set=(Xv, yv))
+    assert not never.uses_measured_
+    assert never.predict(Xv.assign(entry_effect=5.0)).tolist() == never.predict(Xv).tolist()
+    assert _within_person_agreement(used, Xv, closable(Xv) * Xv["entry_effect"].to_numpy()) > 0.9
+    X, y = rows(3000, 22, informative=False)
+    Xv, yv = rows(1500, 23, informative=False)
+    assert not GainRanker().fit(X, y, eval_set=(Xv, yv)).uses_measured_
+    assert not GainRanker().fit(X, y).uses_measured_  # nothing to judge it on
+    with pytest.raises(ValueError, match="measured"):
+        GainRanker(measured="maybe").fit(X, y)

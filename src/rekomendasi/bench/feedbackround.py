@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rekomendasi.candidates import build_matrices, generate
+from rekomendasi.candidates import Catalogue, build_matrices, generate
 from rekomendasi.contract import Dataset
 from rekomendasi.features import EvidenceSpec, build_snapshot
 from rekomendasi.features.schemas import Roster
@@ -137,7 +137,7 @@ def feedback_round(
     active = roster.loc[roster[Roster.active].astype(bool), Roster.nip].astype(str)
     people = active[~active.isin(before.holdout)].to_numpy()
     benefit = _benefit(dataset, people)
-    m = build_matrices(shown_on.subset(people))
+    m = build_matrices(shown_on.subset(people), Catalogue.for_model(shown_on, before.model))
     options = ScoreOptions(candidates=config.candidates, top_n=SHOWN, explained=0, num_threads=1)
     rng = np.random.default_rng(responses.seed)
     parts: list[pd.DataFrame] = []
@@ -256,7 +256,7 @@ def _paired(dataset: Dataset, before: FitResult, after: FitResult, config: Train
     """Each learned model's mean per-employee NDCG@10 difference (after - before) on the held-out
     employees, truth-graded, with its 95% bootstrap interval (the employees resampled together, so both
     lists face the same people)."""
-    m = build_matrices(before.snapshot)
+    m = build_matrices(before.snapshot, Catalogue.for_model(before.snapshot, before.model))
     rows = np.flatnonzero(pd.Index(m.nips).isin(before.holdout))
     candidates = pd.concat(generate(m, config.candidates, rows=rows), ignore_index=True)
     features = pair_features(m, candidates)[list(FEATURES)]

@@ -2,9 +2,9 @@
 (:mod:`rekomendasi.jobs`) and prints what it returns; no business logic lives here.
 
 Commands by group: :mod:`.data` (simulate, validate), :mod:`.features` (features, evaluate-features),
-:mod:`.models` (evaluate, train, promote, models), :mod:`.outputs` (score, batch, serve), :mod:`.state`
-(keys, audit, feedback), :mod:`.xapi` (xapi ...), :mod:`.text` (text tune, text evaluate) and :mod:`.bench`
-(bench ...).
+:mod:`.models` (evaluate, train, promote, models), :mod:`.effectiveness` (effectiveness), :mod:`.outputs`
+(score, batch, serve), :mod:`.state` (keys, audit, feedback), :mod:`.xapi` (xapi ...), :mod:`.text` (text
+tune, text evaluate) and :mod:`.bench` (bench ...).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import typer
 
 from rekomendasi import __version__
-from rekomendasi.cli import bench, data, features, models, outputs, plans, state, text, xapi
+from rekomendasi.cli import bench, data, effectiveness, features, models, outputs, plans, state, text, xapi
 from rekomendasi.cli.common import console
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ for _name, _command in (
     ("batch", outputs.batch),
     ("score", outputs.score),
     ("plan", plans.plan),
+    ("effectiveness", effectiveness.effectiveness),
     ("serve", outputs.serve),
 ):
     app.command(_name)(_command)

@@ -11,6 +11,7 @@ import typer
 from rekomendasi.cli.common import console, friendly_errors
 
 app = typer.Typer(help="Benchmarks: measure time and peak memory of a job.", no_args_is_help=True)
+from rekomendasi.cli import bench_effectiveness as _effectiveness  # noqa: E402, F401  (`bench effectiveness`)
 from rekomendasi.cli import grid as _grid  # noqa: E402, F401  (registers `bench grid` on app)
 
 Record = Annotated[Path | None, typer.Option(help="Append the result as a JSON line to this file.")]

@@ -26,8 +26,8 @@ from rekomendasi.serving.store import read_feedback
 from rekomendasi.settings import Settings
 
 # Calls each job makes to its progress function.
-EVALUATE_STAGES = 8
-TRAIN_STAGES = 9
+EVALUATE_STAGES = 11
+TRAIN_STAGES = 12
 
 
 def source_tags(spec_file: ConfigFile, config_file: ConfigFile) -> dict[str, str]:

@@ -151,10 +151,15 @@ class TreeEffect:
         self.booster = booster
 
     def parts(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's base value and the TreeSHAP part of each of :data:`EFFECT_INPUTS`."""
-        shap = np.asarray(self.booster.predict(X[list(EFFECT_INPUTS)], pred_contrib=True))
-        return shap[:, -1], shap[:, :-1]
+        """Each row's base value and the TreeSHAP part of each of :data:`EFFECT_INPUTS` (0 for inputs
+        added after the booster was trained)."""
+        names = self.booster.feature_name()
+        shap = np.asarray(self.booster.predict(X[names], pred_contrib=True))
+        out = np.zeros((len(X), len(EFFECT_INPUTS)))
+        for j, name in enumerate(names):
+            out[:, EFFECT_INPUTS.index(name)] = shap[:, j]
+        return shap[:, -1], out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """The effect of each row (before clipping at 0)."""
-        return np.asarray(self.booster.predict(X[list(EFFECT_INPUTS)]))
+        """The effect of each row (before clipping at 0), from the inputs the booster was trained on."""
+        return np.asarray(self.booster.predict(X[self.booster.feature_name()]))

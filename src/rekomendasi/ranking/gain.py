@@ -24,6 +24,14 @@ LambdaRank on graded outcome labels, whose few thousand noisy examples a year ca
 product of gap and effectiveness. A LambdaRank correction on outcome labels alone is not used (0.753).
 With feedback it is used.
 
+Among the attributes is ``entry_effect``, the course's measured effectiveness (issue #16,
+:mod:`rekomendasi.effectiveness.feature`): its participants' gain beyond comparable non-participants,
+as measured by the end of the year before each example's year (no leakage), shrunk towards the mean. A
+fitted model carries the values measured through its training date (``entry_effects_``, given to the
+catalogue when scoring: :meth:`~rekomendasi.candidates.Catalogue.for_model`) and the published
+estimates (``effectiveness_``, :meth:`~rekomendasi.effectiveness.Effectiveness.to_dict`) the API and the
+planner page show.
+
 The model is additive for explanations: ``closable x mean effect`` is the generator's part (the gap the
 course closes at an average course's effectiveness), and ``closable x`` each attribute's term in
 ``effect`` is that attribute's part, so a row's contributions sum to its score.
@@ -50,6 +58,8 @@ PRIOR_SPREAD = 1.0
 standard deviation of it is this many logit units: a prior the answers must outweigh. Chosen on the
 development world (seed 5, ``bench feedback``) with answers grouped by person: NDCG@10 after one round
 0.779 at 5, 0.789 at 2, 0.802 at 1 (0.765 before)."""
+MEASURED = "entry_effect"
+"""The measured effectiveness among the pair features (:mod:`rekomendasi.effectiveness.feature`)."""
 MIN_CLOSABLE = 0.05
 """Enrolments with less closable gap than this carry no information on effectiveness (weight ~0)."""
 
@@ -68,6 +78,9 @@ class GainRanker(BaseEstimator):
         alphas: candidate ridge penalties of the effect regression; :meth:`fit` picks one on its eval set.
         random_state: seed (the LambdaRank correction's).
         n_jobs: threads.
+        measured: whether ``effect`` uses the measured effectiveness (``entry_effect``): "auto" lets the
+            eval set decide (it must lower the error; without an eval set it is not used), "always",
+            "never".
     """
 
     def __init__(
@@ -75,10 +88,20 @@ class GainRanker(BaseEstimator):
         alphas: tuple[float, ...] = (100.0, 300.0, 1000.0, 3000.0, 10000.0),
         random_state: int = 0,
         n_jobs: int = 1,
+        measured: str = "auto",
     ) -> None:
         self.alphas = alphas
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.measured = measured
+
+    def _inputs(self, X: pd.DataFrame, use: bool | None = None) -> pd.DataFrame:
+        """``X`` as the effect regression sees it: without the measured effectiveness unless it is used
+        (a missing value adds nothing)."""
+        use = getattr(self, "uses_measured_", False) if use is None else use
+        if use or MEASURED not in X.columns:
+            return X
+        return X.assign(**{MEASURED: np.nan})
 
     @staticmethod
     def _rows(
@@ -123,21 +146,44 @@ class GainRanker(BaseEstimator):
             raise ValueError("X, progress and sample_weight must have the same length")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
+        # The eval set's error by penalty, without the measured effectiveness and with it (when tried).
         self.validation_errors_: dict[float, float] = {}
+        self.measured_validation_errors_: dict[float, float] = {}
         alphas = sorted(float(a) for a in self.alphas)
-        rows = self._rows(X, progress, weight)
+        if self.measured not in ("auto", "always", "never"):
+            raise ValueError(f"measured must be auto, always or never, got {self.measured!r}")
         if eval_set is None:
+            self.uses_measured_ = self.measured == "always"
+            rows = self._rows(self._inputs(X, self.uses_measured_), progress, weight)
             self.best_alpha_ = alphas[len(alphas) // 2]
-            fitted = {self.best_alpha_: LinearEffect(self.best_alpha_).fit(*rows)}
+            self.effect_: LinearEffect | TreeEffect = LinearEffect(self.best_alpha_).fit(*rows)
         else:
             ex, ey = eval_set
             c, ey = closable(ex), np.asarray(ey, dtype=float)
-            fitted = {alpha: LinearEffect(alpha).fit(*rows) for alpha in alphas}
-            for alpha, model in fitted.items():
-                effect = np.maximum(model.predict(ex), 0.0)
-                self.validation_errors_[alpha] = float(np.nanmean((ey - c * effect) ** 2))
-            self.best_alpha_ = min(self.validation_errors_, key=lambda a: self.validation_errors_[a])
-        self.effect_: LinearEffect | TreeEffect = fitted[self.best_alpha_]
+            # With the measured effectiveness only when it lowers the later enrolments' squared error by
+            # more than twice the paired difference's standard error: a noisy input wins by chance.
+            choices = {"never": [False], "always": [True], "auto": [False, True]}[self.measured]
+            fitted: dict[tuple[bool, float], LinearEffect] = {}
+            errors: dict[tuple[bool, float], np.ndarray] = {}
+            mean_error: dict[tuple[bool, float], float] = {}
+            for use in choices:
+                rows = self._rows(self._inputs(X, use), progress, weight)
+                for alpha in alphas:
+                    model = LinearEffect(alpha).fit(*rows)
+                    effect = np.maximum(model.predict(self._inputs(ex, use)), 0.0)
+                    fitted[use, alpha] = model
+                    errors[use, alpha] = (ey - c * effect) ** 2
+                    mean_error[use, alpha] = float(np.nanmean(errors[use, alpha]))
+            best = {use: alphas[int(np.argmin([mean_error[use, a] for a in alphas]))] for use in choices}
+            self.uses_measured_ = choices == [True]
+            if len(choices) == 2:
+                d = errors[False, best[False]] - errors[True, best[True]]
+                d = d[np.isfinite(d)]
+                self.uses_measured_ = bool(len(d) > 1 and d.mean() > 2 * d.std(ddof=1) / np.sqrt(len(d)))
+            self.best_alpha_ = best[self.uses_measured_]
+            self.effect_ = fitted[self.uses_measured_, self.best_alpha_]
+            for (use, alpha), error in mean_error.items():
+                (self.measured_validation_errors_ if use else self.validation_errors_)[alpha] = error
         self._finish(X)
         return self
 
@@ -148,7 +194,7 @@ class GainRanker(BaseEstimator):
         self._check()
         self.correction_: lgb.Booster | None = None
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        rows = self._rows(X, np.asarray(progress, dtype=float), weight)
+        rows = self._rows(self._inputs(X), np.asarray(progress, dtype=float), weight)
         self.effect_ = LinearEffect(self.best_alpha_).fit(*rows)
         self._finish(X)
         return self
@@ -177,7 +223,7 @@ class GainRanker(BaseEstimator):
     def effect(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
         """Each row's course effectiveness (progress per unit of closable gap), at least 0."""
         self._check()
-        return np.maximum(self.effect_.predict(self._frame(X)), 0.0)
+        return np.maximum(self.effect_.predict(self._inputs(self._frame(X))), 0.0)
 
     def predict(self, X: pd.DataFrame | np.ndarray, num_threads: int = 0) -> np.ndarray:
         """Expected improvement of each (person, course) row: closable x effect. Higher is better."""
@@ -231,7 +277,7 @@ class GainRanker(BaseEstimator):
         self._check()
         frame = self._frame(X)
         c = closable(frame)
-        base, parts = self.effect_.parts(frame)
+        base, parts = self.effect_.parts(self._inputs(frame))
         effect = base + parts.sum(axis=1)
         scale = np.where(effect > 0, 1.0, 0.0)  # a clipped (negative) effect scores 0: so do its parts
         out = np.zeros((len(frame), self.n_features_in_ + 1))
@@ -271,10 +317,13 @@ class GainRanker(BaseEstimator):
             "feature_names_in_": [str(f) for f in self.feature_names_in_],
             "effect": self.effect_.to_dict(),
             "best_alpha_": self.best_alpha_,
+            "uses_measured_": bool(getattr(self, "uses_measured_", False)),
             "mean_effect_": self.mean_effect_,
             "prior_weight_": getattr(self, "prior_weight_", 1.0) if correction is not None else None,
             "importance_": self.importance_,
             "gain_calibration_": getattr(self, "gain_calibration_", None),
+            "entry_effects_": getattr(self, "entry_effects_", None),
+            "effectiveness_": getattr(self, "effectiveness_", None),
         }
         (directory / "ranker.json").write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
         return directory
@@ -298,10 +347,15 @@ class GainRanker(BaseEstimator):
         ranker.mean_effect_ = float(fitted["mean_effect_"])
         ranker.importance_ = list(fitted["importance_"])
         ranker.validation_errors_ = {}
+        ranker.measured_validation_errors_ = {}
+        ranker.uses_measured_ = bool(fitted.get("uses_measured_", False))
         if fitted.get("prior_weight_") is not None:
             ranker.prior_weight_ = float(fitted["prior_weight_"])
             ranker.correction_ = lgb.Booster(model_file=str(directory / "correction.txt"))
         ranker.gain_calibration_ = fitted.get("gain_calibration_")
+        # Measured effectiveness (#16): absent from rankers saved before it.
+        ranker.entry_effects_ = fitted.get("entry_effects_")
+        ranker.effectiveness_ = fitted.get("effectiveness_")
         return ranker
 
 

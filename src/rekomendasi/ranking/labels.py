@@ -62,12 +62,15 @@ def outcome_examples(
     years: list[int],
     snapshots: dict[int, Snapshot] | None = None,
     progress: Callable[[str], None] | None = None,
+    levels: dict[int, Snapshot] | None = None,
 ) -> Examples:
     """Examples of enrolments in ``years`` (each needs snapshots at the ends of Y-1 and Y).
 
     Args:
         snapshots: year -> snapshot as of 31 December of that year, built with ``spec``; missing ones
             are built here.
+        levels: year -> the same without the training bonus (the labels' "after"); those missing are
+            built here and added to it, for the effectiveness estimates to reuse.
     """
     snapshots = dict(snapshots or {})
     no_bonus = spec.model_copy(update={"trainings": spec.trainings.model_copy(update={"gain": 0.0})})
@@ -79,7 +82,11 @@ def outcome_examples(
                     progress(f"snapshot {y}-12-31")
                 snapshots[y] = build_snapshot(dataset, dt.date(y, 12, 31), spec, encoder=None)
         before = snapshots[year - 1]
-        after = build_snapshot(dataset, dt.date(year, 12, 31), no_bonus, encoder=None)
+        after = None if levels is None else levels.get(year)
+        if after is None:
+            after = build_snapshot(dataset, dt.date(year, 12, 31), no_bonus, encoder=None)
+            if levels is not None:
+                levels[year] = after
         parts.append(_year_examples(dataset, before, after, year))
     frame = pd.concat(parts, ignore_index=True)
     return Examples(

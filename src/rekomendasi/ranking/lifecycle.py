@@ -73,6 +73,7 @@ def train_and_register(
             GATE_METRIC: challenger_score,
             "validation_ndcg_nested": fit.validation_ndcg,
             "effect_alpha": float(fit.model.best_alpha_),
+            "effect_uses_measured": float(getattr(fit.model, "uses_measured_", False)),
         }
         if fit.calibration is not None:
             tables["calibration"] = fit.calibration

@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
-from rekomendasi.candidates import Candidates, build_matrices, generate
+from rekomendasi.candidates import Candidates, Catalogue, build_matrices, generate
 from rekomendasi.contract import Dataset
 from rekomendasi.contract.schemas import (
     Assessments,
@@ -27,6 +27,13 @@ from rekomendasi.contract.schemas import (
     Indicators,
     Skp,
 )
+from rekomendasi.effectiveness import (
+    EffectConfig,
+    estimate_effectiveness,
+    level_snapshots,
+    participant_gains,
+)
+from rekomendasi.effectiveness.feature import entry_effect_values, fill_entry_effect
 from rekomendasi.errors import ConfigError, DataContractError
 from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot
 from rekomendasi.features.schemas import Performance
@@ -186,7 +193,12 @@ def fit_ranker(
         snapshots[year] = build_snapshot(dataset, dt.date(year, 12, 31), spec, encoder=None)
     if progress is not None:
         progress("labels from outcomes")
-    examples = outcome_examples(dataset, spec, years, snapshots)
+    levels: dict[int, Snapshot] = {}
+    examples = outcome_examples(dataset, spec, years, snapshots, levels=levels)
+    # Measured effectiveness (#16): published with the model, and its ranker input by label year.
+    levels = level_snapshots(dataset, spec, years, progress, levels)
+    windows = participant_gains(dataset, levels, years, EffectConfig().horizon_years, every_cut=True)
+    measured = estimate_effectiveness(dataset, spec, as_of, None, progress, levels, windows)
     final = (
         snapshots[years[-1]]
         if dt.date(years[-1], 12, 31) == as_of
@@ -200,6 +212,8 @@ def fit_ranker(
     train = keep & (examples.year < years[-1])
     valid = keep & (examples.year == years[-1])
     extra = feedback_examples(dataset, feedback, snapshots, as_of, years).without(holdout)
+    for rows in (examples, extra.examples):  # what was measured before each example's year (#16)
+        fill_entry_effect(rows.features, rows.year, rows.training_id, windows)
     if progress is not None:
         progress("fit the expected-gain model")
     # Nested time split: the effectiveness regression's penalty is chosen on the last label year,
@@ -233,6 +247,8 @@ def fit_ranker(
         # refitted model has seen: slightly optimistic, the price of a model that learns from answers).
         calibration, calibration_check = _calibrate(model, examples, valid, ~keep & last)
     model.gain_calibration_ = calibration.to_dict()
+    model.effectiveness_ = measured.to_dict()
+    model.entry_effects_ = entry_effect_values(windows)
     if progress is not None:
         progress("fit LambdaRank (reference)")
     reference.fit(X, y, qid, eval_set=validation, sample_weight=weight)
@@ -334,7 +350,7 @@ def fairness_groups(employees: pd.DataFrame, config: EvaluationParams) -> pd.Dat
 
 def evaluate_ranker(dataset: Dataset, fit: FitResult, config: TrainConfig) -> dict[str, pd.DataFrame]:
     """Rank the held-out employees' candidates with every model; metrics per model and per group."""
-    m = build_matrices(fit.snapshot)
+    m = build_matrices(fit.snapshot, Catalogue.for_model(fit.snapshot, fit.model))
     # Only the held-out employees' candidates: generation is per employee, so these are the rows a
     # generation for everyone would keep.
     rows = np.flatnonzero(pd.Index(m.nips).isin(fit.holdout))

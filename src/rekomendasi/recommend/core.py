@@ -210,6 +210,6 @@ def score_snapshot(
     snapshot: Snapshot, model: Ranker, options: ScoreOptions = DEFAULT_OPTIONS
 ) -> Iterator[tuple[str, pd.DataFrame]]:
     """Every active employee's unfiltered top ``top_n``, one agency at a time: (instansi_id, scores)."""
-    catalogue = Catalogue.from_snapshot(snapshot)
+    catalogue = Catalogue.for_model(snapshot, model)
     for agency, part in agency_partitions(snapshot):
         yield agency, score_employees(build_matrices(part, catalogue), model, options)

@@ -119,7 +119,7 @@ def write_store(
     try:
         run.visible(partial)
         shared = run.share(
-            ScoringContext(snapshot.subset([]), Catalogue.from_snapshot(snapshot), model, options, partial)
+            ScoringContext(snapshot.subset([]), Catalogue.for_model(snapshot, model), model, options, partial)
         )
         parts = ((agency, part.employee_tables()) for agency, part in agency_partitions(snapshot))
         for _, (part_rows, part_employees) in run.map(

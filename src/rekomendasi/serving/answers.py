@@ -1,10 +1,11 @@
 """The API's answers built from the engine's values: recommendations with their explanations, gap
-profiles, catalogue entries and model information. What a key's role may see is decided here (a
-platform key gets the competencies, never the evidence or levels)."""
+profiles, catalogue entries and their measured effectiveness, and model information. What a key's role
+may see is decided here (a platform key gets the competencies, never the evidence or levels)."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from rekomendasi.features.schemas import CompetencyGaps
 from rekomendasi.recommend import NO_OBJECTIONS, Filters, Objections, Recommendation
 from rekomendasi.serving import schemas as s
 from rekomendasi.serving.auth import Principal
+from rekomendasi.serving.effect_schemas import EffectivenessOut, GroupEffectOut
+from rekomendasi.serving.effects import EntryEffect, Estimate
 from rekomendasi.serving.engine import Employee, Engine
 
 
@@ -176,3 +179,103 @@ def model_info(engine: Engine) -> s.ModelInfo:
         catalogue_entries=len(engine.entry_info),
         loaded_at=engine.loaded_at.isoformat(),
     )
+
+
+def effectiveness_out(engine: Engine, found: EntryEffect) -> EffectivenessOut:
+    """A catalogue entry's measured effectiveness (:meth:`Engine.effectiveness`), with its provider's and
+    its modality's and one plain sentence saying what the number means."""
+    entry = engine.entry_info[found.training_id]
+    e = found.estimate
+    return EffectivenessOut(
+        training_id=found.training_id,
+        title=str(entry[Catalog.title]),
+        provider=found.provider,
+        modality=str(found.modality or entry[Catalog.modality]),
+        **_numbers(e),
+        raw_effect=_round4(e.raw_effect),
+        raw_low=_round4(e.raw_low),
+        raw_high=_round4(e.raw_high),
+        kind_effect=_round4(e.kind_effect),
+        own_weight=None if e.own_weight is None else round(min(max(e.own_weight, 0.0), 1.0), 4),
+        confidence=found.confidence,
+        provider_estimate=_group(found.provider, found.by_provider),
+        modality_estimate=_group(found.modality, found.by_modality),
+        as_of=found.as_of.isoformat(),
+        model_version=engine.model_version.version,
+        explanation=effect_sentence(found),
+    )
+
+
+def effect_sentence(found: EntryEffect) -> str:
+    """What an entry's estimate means, in one plain English sentence: the pooled effect with its interval,
+    then its participants' own figure, what courses of its kind reached and the weight of the first (an
+    estimate made before pooling: its participants' mean)."""
+    e = found.estimate
+    when = found.as_of.isoformat()
+    if e.effect is None or e.ci_low is None or e.ci_high is None:
+        return (
+            f"No estimate yet: {e.reason}; estimates compare the participants' measured competency levels "
+            f"with those of comparable staff who had not taken it (data up to {when})."
+        )
+    interval = f"{found.confidence:.0%} interval {_2(e.ci_low)} to {_2(e.ci_high)}"
+    if not e.has_parts or e.raw_effect is None or e.kind_effect is None or e.own_weight is None:
+        more = "more" if round(e.effect, 2) >= 0 else "less"
+        return (
+            f"Its {e.participants:,} measured participants gained {_2(abs(e.effect))} measured competency "
+            f"levels {more} than comparable staff who had not taken it ({interval}; levels summed over the "
+            f"competencies it targets; data up to {when})."
+        )
+    head = (
+        f"Estimated gain {_2(e.effect)} measured competency levels beyond comparable staff who had not "
+        f"taken it ({interval}; data up to {when})"
+    )
+    if e.indistinct:
+        return (
+            f"{head}: essentially what courses of its kind reached ({_2(e.kind_effect)}), as its "
+            f"{e.participants:,} measured participants' data (own figure {_2(e.raw_effect)}) cannot yet tell "
+            "it apart from courses of its kind."
+        )
+    own = f"its {e.participants:,} measured participants' own figure ({_2(e.raw_effect)})"
+    kind = f"what courses of its kind reached ({_2(e.kind_effect)})"
+    return f"{head}: {own} weighed at {e.own_weight:.0%} with {kind}."
+
+
+def _2(value: float) -> str:
+    """Two decimals, without a minus sign on a value that rounds to zero."""
+    shown = round(value, 2)
+    return f"{shown if shown != 0 else 0.0:.2f}"
+
+
+class _Numbers(TypedDict):
+    participants: int
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
+    reason: str | None
+    naive: float | None
+    naive_low: float | None
+    naive_high: float | None
+
+
+def _numbers(e: Estimate) -> _Numbers:
+    """An estimate's fields as the API answers them (4 decimals: the intervals do not support more)."""
+    return {
+        "participants": e.participants,
+        "effect": _round4(e.effect),
+        "ci_low": _round4(e.ci_low),
+        "ci_high": _round4(e.ci_high),
+        "reason": e.reason,
+        "naive": _round4(e.naive),
+        "naive_low": _round4(e.naive_low),
+        "naive_high": _round4(e.naive_high),
+    }
+
+
+def _group(name: str | None, e: Estimate | None) -> GroupEffectOut | None:
+    if name is None or e is None:
+        return None
+    return GroupEffectOut(name=name, entries=e.entries or 0, **_numbers(e))
+
+
+def _round4(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from rekomendasi.candidates import Catalogue, build_matrices
 from rekomendasi.contract.schemas import Catalog, optional_text
-from rekomendasi.errors import EmployeeNotFound
+from rekomendasi.errors import EmployeeNotFound, EstimatesMissing, NotFound
 from rekomendasi.features import Snapshot, SnapshotReader
 from rekomendasi.features.schemas import CompetencyGaps, Development, EntryOutcomes, Mandatory, Roster
 from rekomendasi.recommend import (
@@ -43,6 +43,7 @@ from rekomendasi.recommend import (
 from rekomendasi.recommend.champion import load_champion
 from rekomendasi.registry import ModelRegistry, ModelVersion
 from rekomendasi.rowgroups import NipRows
+from rekomendasi.serving.effects import Effects, EntryEffect
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Engine:
     loaded_at: dt.datetime
     load_seconds: float
     entry_info: dict[str, dict[str, object]]  # every catalogue row, by training_id
+    effects: Effects | None  # the champion's course-effectiveness estimates (None: trained before them)
     _people: dict[str, np.ndarray]  # roster columns of the active employees, sorted by nip
     _keys: NipRows  # their positions by nip
     _outcomes: dict[str, dict[str, float | None]]
@@ -117,7 +119,7 @@ class Engine:
         outcomes = snapshot.entry_outcomes.set_index(EntryOutcomes.training_id)
         engine = cls(
             reader=reader,
-            catalogue=Catalogue.from_snapshot(snapshot),
+            catalogue=Catalogue.for_model(snapshot, model),
             model=model,
             model_version=version,
             store=store,
@@ -125,6 +127,7 @@ class Engine:
             loaded_at=dt.datetime.now(dt.UTC),
             load_seconds=0.0,
             entry_info={str(r[Catalog.training_id]): r for r in _records(snapshot.catalog)},
+            effects=Effects.of_model(model, version.version),
             _people={c: active[c].to_numpy(dtype=object) for c in active.columns},
             _keys=NipRows(active[Roster.nip]),
             _due=_by_nip(_records(snapshot.mandatory[snapshot.mandatory[Mandatory.due].astype(bool)])),
@@ -240,6 +243,33 @@ class Engine:
             return None
         year, total, target, remaining, met = (self._jp[c][low] for c in _JP_COLUMNS)
         return JpStatus(int(year), float(total), float(target), float(remaining), bool(met))
+
+    def effectiveness(self, training_id: str) -> EntryEffect:
+        """The champion's measured effectiveness of a catalogue entry, its provider's and its modality's.
+
+        Raises:
+            NotFound: not an entry of the snapshot's catalogue.
+            EstimatesMissing: the champion carries no estimates (trained before them; says what to run).
+        """
+        entry = self.entry_info.get(training_id)
+        if entry is None:
+            raise NotFound(f"no catalogue entry {training_id}; GET /v1/catalog lists them.")
+        if self.effects is None:
+            raise EstimatesMissing(
+                f"the serving model v{self.model_version.version} has no course-effectiveness estimates "
+                "(it was trained before they were made); run `rekomendasi train` to train and promote one "
+                "that has them, then `rekomendasi score` and restart the server."
+            )
+        return self.effects.entry(
+            training_id, optional_text(entry[Catalog.provider]), optional_text(entry[Catalog.modality])
+        )
+
+    def effects_of(self, training_ids: list[str]) -> dict[str, EntryEffect]:
+        """:meth:`effectiveness` of the catalogue entries among ``training_ids``; empty when the champion
+        carries no estimates (pages then show none)."""
+        if self.effects is None:
+            return {}
+        return {t: self.effectiveness(t) for t in training_ids if t in self.entry_info}
 
     def past_outcomes(self, training_id: str) -> dict[str, float | None]:
         """How earlier participants fared in the entry (from the snapshot's entry outcomes)."""

@@ -137,6 +137,11 @@ class Assumptions:
         0.2, "outcomes", 0.0, 0.8, (0.05, 0.5),
         "SD of the entries' latent quality around 1 (clipped to 1 +- 2.5 SD, at least 0.05)",
     )  # fmt: skip
+    effect_scale: float = _knob(
+        1.0, "outcomes", 0.0, 3.0, (1.0, 1.0),
+        "multiplier on every entry's latent effect, mandatory ones too (0: no course changes a level, a "
+        "placebo world for effectiveness estimates; never drawn)",
+    )  # fmt: skip
     modality_weight: float = _knob(
         1.0, "outcomes", -1.5, 3.0, (-0.5, 1.5),
         "exponent on the modality's efficiency in the effect (0: modality says nothing; < 0: reversed)",
@@ -253,7 +258,16 @@ class Assumptions:
     @classmethod
     def draw(cls, rng: np.random.Generator) -> Assumptions:
         """Every knob uniform over its plausible range, rounded to 3 decimals (a world nobody tuned on)."""
-        return cls(**{n: round(float(rng.uniform(*k.plausible)), 3) for n, k in KNOBS.items()})
+        # A knob whose plausible range is one value is not drawn (it takes no random number, so adding one
+        # leaves the worlds drawn before it unchanged).
+        return cls(
+            **{
+                n: k.plausible[0]
+                if k.plausible[0] == k.plausible[1]
+                else round(float(rng.uniform(*k.plausible)), 3)
+                for n, k in KNOBS.items()
+            }
+        )
 
     def markdown(self) -> str:
         """The knobs as a markdown table (group, knob, value, default, meaning); changed values in bold."""

@@ -224,7 +224,7 @@ def build_catalog(spec: dict[str, Any], config: SimConfig) -> tuple[pd.DataFrame
     # Visibility knobs change what varies, not how effective the catalogue is on average (the factor is
     # exactly 1 with the default weights).
     effect = effect * (np.mean((quality * efficiency * dose)[~mandatory]) / np.mean(effect[~mandatory]))
-    catalog["effect"] = np.round(np.where(mandatory, 1.0, effect), 4)
+    catalog["effect"] = np.round(np.where(mandatory, 1.0, effect) * a.effect_scale, 4)
     popularity = rng.lognormal(0.0, a.popularity_sd, n)
     if a.popularity_quality_corr:
         r = a.popularity_quality_corr

@@ -171,6 +171,66 @@ TEXTS: dict[str, tuple[str, str]] = {
         "JP in {year}: {earned} of {target} ({remaining} to go)",
     ),
     "no_recs": ("Belum ada rekomendasi untuk pegawai ini.", "No recommendations for this employee yet."),
+    # measured effectiveness of a course (#16)
+    "effect": ("Efektivitas terukur", "Measured effectiveness"),
+    "effect_measured": (
+        "{effect} level (kisaran {low} sampai {high}), dari {n} peserta yang terukur",
+        "{effect} levels (range {low} to {high}), from {n} measured participants",
+    ),
+    "effect_unclear": (
+        "belum terbukti lebih baik daripada tidak ikut",
+        "not clearly better than not taking it",
+    ),
+    "effect_too_few": (
+        "belum cukup peserta untuk diukur ({n} peserta yang terukur)",
+        "too few participants to measure it ({n} measured participants)",
+    ),
+    "effect_not_yet": (
+        "belum diukur (pelatihan baru di katalog)",
+        "not measured yet (new in the catalogue)",
+    ),
+    "effect_what": ("Apa artinya?", "What does this mean?"),
+    "effect_help": (
+        "Peserta pelatihan ini dibandingkan dengan pegawai serupa yang belum mengikutinya. Angkanya: "
+        "berapa level kompetensi (hasil pengukuran) yang naik lebih banyak pada peserta. Level dijumlahkan "
+        "untuk kompetensi yang dituju pelatihan. Peserta yang terukur: peserta yang selesai dan tingkat "
+        "kompetensinya bisa diukur sebelum dan sesudah pelatihan. Kisaran: nilai sebenarnya hampir pasti "
+        "({share}) ada di dalamnya. Dihitung dari data sampai {date}. Paling berguna untuk membandingkan "
+        "pelatihan satu dengan yang lain.",
+        "The participants of this training are compared with similar staff who had not taken it. The "
+        "number: how many more levels of measured competency the participants rose. Levels are added up "
+        "over the competencies the training targets. Measured participants: those who completed it and "
+        "whose competency levels could be measured before and after. Range: the true value is almost "
+        "certainly ({share}) inside it. Computed from data up to {date}. Most useful for comparing one "
+        "training with another.",
+    ),
+    "effect_own": (
+        "Hasil peserta pelatihan ini sendiri: {effect} level.",
+        "This training's own participants: {effect} levels.",
+    ),
+    "effect_kind": (
+        "Hasil kursus sejenis (moda sama, lama serupa): {effect} level.",
+        "Similar courses (same modality, similar length): {effect} levels.",
+    ),
+    "effect_leans_kind": (
+        "Angka efektivitas di atas menggabungkan keduanya. Angka itu sebagian besar dari kursus sejenis.",
+        "The effectiveness figure above combines the two. It comes mostly from similar courses.",
+    ),
+    "effect_leans_own": (
+        "Angka efektivitas di atas menggabungkan keduanya. Angka itu sebagian besar dari pesertanya sendiri.",
+        "The effectiveness figure above combines the two. It comes mostly from its own participants.",
+    ),
+    "effect_indistinct": (
+        "Data pesertanya belum cukup untuk membedakan pelatihan ini dari kursus sejenis.",
+        "Its participants' data cannot yet tell this training apart from similar courses.",
+    ),
+    "effect_provider": ("Semua pelatihan penyelenggara {name}", "All trainings by {name}"),
+    "effect_modality": ("Semua pelatihan dengan moda {name}", "All trainings in the {name} modality"),
+    "effect_pooled": (
+        "{effect} level, dari {n} peserta yang terukur",
+        "{effect} levels, from {n} measured participants",
+    ),
+    "effect_pooled_few": ("belum cukup peserta ({n} yang terukur)", "too few participants ({n} measured)"),
     # plan
     "plan_title": ("Penyusun rencana (AKPK)", "Plan builder (AKPK)"),
     "plan_help": (
@@ -271,13 +331,20 @@ def missing() -> list[str]:
 
 
 def formatters(lang: Lang) -> dict[str, Callable[..., str]]:
-    """The template helpers of one language: ``t``, ``num``, ``idr`` (exact), ``idr_short``, ``pct``,
-    ``date``."""
+    """The template helpers of one language: ``t``, ``num``, ``signed`` (``+0,12``), ``idr`` (exact),
+    ``idr_short``, ``pct``, ``date``."""
 
     def num(value: float | None, decimals: int = 0) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "–"
         return number(value, lang, decimals)
+
+    def signed(value: float | None, decimals: int = 0) -> str:
+        """A change: ``+0,12``, ``-0,05``, and ``0,00`` without a sign when it rounds to nothing."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        shown = round(float(value), decimals)
+        return ("+" if shown > 0 else "") + number(shown if shown != 0 else 0.0, lang, decimals)
 
     def idr(value: float | None) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -306,6 +373,7 @@ def formatters(lang: Lang) -> dict[str, Callable[..., str]]:
     return {
         "t": lambda key, **values: text(key, lang, **values),
         "num": num,
+        "signed": signed,
         "idr": idr,
         "idr_short": idr_short,
         "pct": pct,

@@ -118,9 +118,9 @@ async def person(
     pelatihan: Annotated[str | None, Query(max_length=64)] = None,
     tanggapan: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
-    """The gap profile with its evidence, the recommendations with reasons and expected benefit (without
-    the entries the person objected to), the mandatory programmes and JP, the standing objections, and
-    the form to record feedback, an objection or its resolution."""
+    """The gap profile with its evidence, the recommendations with reasons, expected benefit and measured
+    effectiveness (without the entries the person objected to), the mandatory programmes and JP, the
+    standing objections, and the form to record feedback, an objection or its resolution."""
     who = caller(request)
     note(request, [nip])
     engine = engine_of(request)
@@ -148,6 +148,7 @@ async def person(
         profile=profile,
         recs=recs,
         objected=objected,
+        effects=engine.effects_of([r.training_id for r in recs.recommendations]),
         events=EVENTS,
         saved=saved,
         chosen=request.query_params.get("keberatan"),
