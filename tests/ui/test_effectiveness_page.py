@@ -78,23 +78,23 @@ def test_the_person_page_shows_each_courses_effectiveness(
     assert "Apa artinya?" in first and "<summary>Apa artinya?</summary>" in answer.text
     assert "dibandingkan dengan pegawai serupa yang belum mengikutinya" in first and "31-12-2025" in first
     assert "Hasil peserta pelatihan ini sendiri: +0,10 level." in first
-    assert "Hasil kursus sejenis (moda sama, lama serupa): +0,13 level." in first
-    assert "sebagian besar dari kursus sejenis" in first and "pesertanya sendiri" not in first  # 40%
+    assert "Hasil pelatihan sejenis (moda sama, lama serupa): +0,13 level." in first
+    assert "sebagian besar dari pelatihan sejenis" in first and "pesertanya sendiri" not in first  # 40%
     assert "belum cukup untuk membedakan" not in first
     provider = served.app.state.service.engine.entry_info[recommended[0]]["provider"]
     assert f"Semua pelatihan penyelenggara {provider}: +0," in first
     assert "Efektivitas terukur: belum cukup peserta untuk diukur (7 peserta yang terukur)" in second
-    assert "kisaran" not in second and "kursus sejenis" not in second
+    assert "kisaran" not in second and "pelatihan sejenis" not in second
     assert (
         "Efektivitas terukur: -0,03 level (kisaran -0,08 sampai 0,01), dari 1.234 peserta yang terukur"
         in third
     )
     assert "belum terbukti lebih baik daripada tidak ikut" in third  # its range holds 0
     assert "Hasil peserta pelatihan ini sendiri: -0,09 level." in third
-    assert "sebagian besar dari kursus sejenis" in third  # 2%: and its data cannot tell them apart
-    assert "Data pesertanya belum cukup untuk membedakan pelatihan ini dari kursus sejenis." in third
+    assert "sebagian besar dari pelatihan sejenis" in third  # 2%: and its data cannot tell them apart
+    assert "Data pesertanya belum cukup untuk membedakan pelatihan ini dari pelatihan sejenis." in third
     assert "Efektivitas terukur: belum diukur (pelatihan baru di katalog)" in items[3]
-    assert "kursus sejenis" not in items[3]
+    assert "pelatihan sejenis" not in items[3]
 
 
 def test_the_english_page(
@@ -144,14 +144,14 @@ def test_a_figure_that_leans_on_its_own_participants_and_one_made_before_pooling
     card = _card(own)
     assert "dari 300 peserta yang terukur" in card
     assert "Hasil peserta pelatihan ini sendiri: +0,22 level." in card
-    assert "Hasil kursus sejenis (moda sama, lama serupa): +0,15 level." in card
+    assert "Hasil pelatihan sejenis (moda sama, lama serupa): +0,15 level." in card
     assert "Angka itu sebagian besar dari pesertanya sendiri." in card and "belum cukup" not in card
     assert "It comes mostly from its own participants." in _card(own, "en")
     at_half = _card(_entry(Estimate(*numbers, raw_effect=0.2, kind_effect=0.2, own_weight=0.5)))
     assert "sebagian besar dari pesertanya sendiri" in at_half
     before = _card(_entry(Estimate(*numbers)))  # a model trained before pooling: its mean, no parts
     assert "+0,20 level (kisaran 0,15 sampai 0,25), dari 300 peserta yang terukur" in before
-    assert "kursus sejenis" not in before and "Hasil peserta" not in before
+    assert "pelatihan sejenis" not in before and "Hasil peserta" not in before
 
 
 def test_in_a_browser_the_explanation_opens_and_the_page_stays_accessible(
@@ -174,7 +174,7 @@ def test_in_a_browser_the_explanation_opens_and_the_page_stays_accessible(
         "Efektivitas terukur: +0,12 level (kisaran 0,05 sampai 0,19), dari 84 peserta yang terukur"
     )
     help_text = first.get_by_text("pegawai serupa yang belum mengikutinya", exact=False)
-    leans = first.get_by_text("sebagian besar dari kursus sejenis", exact=False)
+    leans = first.get_by_text("sebagian besar dari pelatihan sejenis", exact=False)
     expect(help_text).to_be_hidden()  # folded until asked: the list stays short
     expect(leans).to_be_hidden()
     first.get_by_text("Apa artinya?").click()

@@ -209,11 +209,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "This training's own participants: {effect} levels.",
     ),
     "effect_kind": (
-        "Hasil kursus sejenis (moda sama, lama serupa): {effect} level.",
+        "Hasil pelatihan sejenis (moda sama, lama serupa): {effect} level.",
         "Similar courses (same modality, similar length): {effect} levels.",
     ),
     "effect_leans_kind": (
-        "Angka efektivitas di atas menggabungkan keduanya. Angka itu sebagian besar dari kursus sejenis.",
+        "Angka efektivitas di atas menggabungkan keduanya. Angka itu sebagian besar dari pelatihan sejenis.",
         "The effectiveness figure above combines the two. It comes mostly from similar courses.",
     ),
     "effect_leans_own": (
@@ -221,7 +221,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The effectiveness figure above combines the two. It comes mostly from its own participants.",
     ),
     "effect_indistinct": (
-        "Data pesertanya belum cukup untuk membedakan pelatihan ini dari kursus sejenis.",
+        "Data pesertanya belum cukup untuk membedakan pelatihan ini dari pelatihan sejenis.",
         "Its participants' data cannot yet tell this training apart from similar courses.",
     ),
     "effect_provider": ("Semua pelatihan penyelenggara {name}", "All trainings by {name}"),
