@@ -75,6 +75,8 @@ def test_the_person_page_shows_each_courses_effectiveness(
         "Efektivitas terukur: +0,12 level (kisaran 0,05 sampai 0,19), dari 84 peserta yang terukur" in first
     )
     assert "belum terbukti" not in first  # its range leaves out 0
+    # The compact line says where a figure that leans on similar trainings comes from (weight 40%).
+    assert "dari 84 peserta yang terukur · sebagian besar dari pelatihan sejenis Apa artinya?" in first
     assert "Apa artinya?" in first and "<summary>Apa artinya?</summary>" in answer.text
     assert "dibandingkan dengan pegawai serupa yang belum mengikutinya" in first and "31-12-2025" in first
     assert "Hasil peserta pelatihan ini sendiri: +0,10 level." in first
@@ -142,7 +144,7 @@ def test_a_figure_that_leans_on_its_own_participants_and_one_made_before_pooling
     numbers = (300, 0.2, 0.15, 0.25, None, 0.3, 0.25, 0.35)
     own = _entry(Estimate(*numbers, raw_effect=0.22, kind_effect=0.15, own_weight=0.7))
     card = _card(own)
-    assert "dari 300 peserta yang terukur" in card
+    assert "dari 300 peserta yang terukur Apa artinya?" in card  # nothing added: its own figure
     assert "Hasil peserta pelatihan ini sendiri: +0,22 level." in card
     assert "Hasil pelatihan sejenis (moda sama, lama serupa): +0,15 level." in card
     assert "Angka itu sebagian besar dari pesertanya sendiri." in card and "belum cukup" not in card
@@ -150,7 +152,7 @@ def test_a_figure_that_leans_on_its_own_participants_and_one_made_before_pooling
     at_half = _card(_entry(Estimate(*numbers, raw_effect=0.2, kind_effect=0.2, own_weight=0.5)))
     assert "sebagian besar dari pesertanya sendiri" in at_half
     before = _card(_entry(Estimate(*numbers)))  # a model trained before pooling: its mean, no parts
-    assert "+0,20 level (kisaran 0,15 sampai 0,25), dari 300 peserta yang terukur" in before
+    assert "+0,20 level (kisaran 0,15 sampai 0,25), dari 300 peserta yang terukur Apa artinya?" in before
     assert "pelatihan sejenis" not in before and "Hasil peserta" not in before
 
 
@@ -174,7 +176,7 @@ def test_in_a_browser_the_explanation_opens_and_the_page_stays_accessible(
         "Efektivitas terukur: +0,12 level (kisaran 0,05 sampai 0,19), dari 84 peserta yang terukur"
     )
     help_text = first.get_by_text("pegawai serupa yang belum mengikutinya", exact=False)
-    leans = first.get_by_text("sebagian besar dari pelatihan sejenis", exact=False)
+    leans = first.get_by_text("Angka itu sebagian besar dari pelatihan sejenis", exact=False)
     expect(help_text).to_be_hidden()  # folded until asked: the list stays short
     expect(leans).to_be_hidden()
     first.get_by_text("Apa artinya?").click()

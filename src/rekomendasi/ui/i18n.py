@@ -181,6 +181,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "belum terbukti lebih baik daripada tidak ikut",
         "not clearly better than not taking it",
     ),
+    "effect_mostly_kind": ("sebagian besar dari pelatihan sejenis", "mostly from similar courses"),
     "effect_too_few": (
         "belum cukup peserta untuk diukur ({n} peserta yang terukur)",
         "too few participants to measure it ({n} measured participants)",
