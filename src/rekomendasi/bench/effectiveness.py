@@ -26,7 +26,6 @@ design ran on anything but the dev worlds. Nothing was tuned on either.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,24 +99,9 @@ def select(names: Sequence[str] | None) -> tuple[EffectWorld, ...]:
 
 def prepare(world: EffectWorld, out: Path) -> tuple[Path, bool]:
     """The world's data directory (simulated unless cached with the same key); whether it was reused."""
-    from rekomendasi.bench.grid import simulator_fingerprint
-    from rekomendasi.simulate import simulate
+    from rekomendasi.bench.grid import cached_world
 
-    data = out / "worlds" / world.name
-    key_file = out / "worlds" / f"{world.name}.json"
-    key = {
-        "seed": world.seed,
-        "employees": world.employees,
-        "years": world.years,
-        "assumptions": world.assumptions.as_dict(),
-        "simulator": simulator_fingerprint(),
-    }
-    if key_file.exists() and (data / "truth").is_dir() and json.loads(key_file.read_text()) == key:
-        return data, True
-    key_file.unlink(missing_ok=True)
-    simulate(_config(world), data)
-    key_file.write_text(json.dumps(key, indent=1), encoding="utf-8")
-    return data, False
+    return cached_world(world.name, _config(world), out)
 
 
 def _config(world: EffectWorld) -> SimConfig:

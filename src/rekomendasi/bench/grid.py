@@ -26,6 +26,7 @@ import pandas as pd
 from rekomendasi.errors import ConfigError
 from rekomendasi.settings import Settings
 from rekomendasi.simulate.assumptions import DEFAULT, Assumptions
+from rekomendasi.simulate.config import SimConfig
 
 logger = logging.getLogger(__name__)
 RANKER = "ranker (LambdaRank)"  # the ranker's row is the first model named "ranker ...", whatever its kind
@@ -196,32 +197,38 @@ def simulator_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def world_key(world: GridWorld, employees: int, fmt: str) -> dict[str, object]:
+def world_key(config: SimConfig) -> dict[str, object]:
     """What a cached world must match to be reused."""
     return {
-        "employees": employees,
-        "seed": world.seed,
-        "format": fmt,
-        "assumptions": world.assumptions.as_dict(),
+        "employees": config.employees,
+        "seed": config.seed,
+        "years": config.years,
+        "format": config.fmt,
+        "assumptions": config.assumptions.as_dict(),
         "simulator": simulator_fingerprint(),
     }
 
 
-def prepare_world(world: GridWorld, employees: int, out: Path, fmt: str = "parquet") -> tuple[Path, bool]:
-    """The world's data directory under ``out/worlds``, simulated unless a world with the same key is
-    there already; whether it was reused."""
-    from rekomendasi.simulate import SimConfig, simulate
+def cached_world(name: str, config: SimConfig, out: Path) -> tuple[Path, bool]:
+    """The data directory ``out/worlds/<name>`` of ``config``, simulated unless a world with the same key
+    is there already; whether it was reused (also for ``bench effectiveness``)."""
+    from rekomendasi.simulate import simulate
 
-    data = out / "worlds" / world.name
-    key_file = out / "worlds" / f"{world.name}.json"
-    key = world_key(world, employees, fmt)
+    data = out / "worlds" / name
+    key_file = out / "worlds" / f"{name}.json"
+    key = world_key(config)
     if key_file.exists() and (data / "truth").is_dir() and json.loads(key_file.read_text()) == key:
         return data, True
     key_file.unlink(missing_ok=True)  # a half-written world must not pass for a cached one
-    config = SimConfig(employees=employees, seed=world.seed, fmt=fmt, assumptions=world.assumptions)
     simulate(config, data)
     key_file.write_text(json.dumps(key, indent=1), encoding="utf-8")
     return data, False
+
+
+def prepare_world(world: GridWorld, employees: int, out: Path, fmt: str = "parquet") -> tuple[Path, bool]:
+    """The world's data directory under ``out/worlds`` (:func:`cached_world`); whether it was reused."""
+    config = SimConfig(employees=employees, seed=world.seed, fmt=fmt, assumptions=world.assumptions)
+    return cached_world(world.name, config, out)
 
 
 def run_world(

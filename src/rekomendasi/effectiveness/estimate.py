@@ -291,7 +291,7 @@ def summarise_effectiveness(
     per_entry = summarise(gains, "training_id", config, rng)
     pooled = pooled_entries(gains, attributes, config.resamples, config.confidence, rng)
     entries = catalog.merge(_with_pooled(per_entry, pooled), on=Catalog.training_id, how="left")
-    entries = _fill_empty(entries, config)
+    entries = _fill_empty(entries, config, years, as_of)
     providers = summarise(
         gains.assign(provider=gains[Catalog.provider].fillna("(none)")), "provider", config, rng
     )
@@ -378,10 +378,18 @@ def _too_few(n: int, config: EffectConfig) -> str:
     return f"too few participants: {n} measured, {config.min_participants} needed"
 
 
-def _fill_empty(entries: pd.DataFrame, config: EffectConfig) -> pd.DataFrame:
-    """Entries nobody was measured in: 0 participants and the reason."""
+def _fill_empty(
+    entries: pd.DataFrame, config: EffectConfig, years: list[int], as_of: dt.date
+) -> pd.DataFrame:
+    """Entries nobody was measured in: 0 participants and the reason (a history too short to measure
+    any enrolment year says so rather than "too few")."""
     entries = entries.copy()
     missing = entries["participants"].isna()
     entries["participants"] = entries["participants"].fillna(0).astype(int)
-    entries.loc[missing, "reason"] = _too_few(0, config)
+    reason = (
+        _too_few(0, config)
+        if years
+        else f"history too short: no enrolment year can be measured as of {as_of}"
+    )
+    entries.loc[missing, "reason"] = reason
     return entries

@@ -7,7 +7,6 @@ and stay in memory.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import uuid
@@ -115,8 +114,6 @@ def effectiveness_job(
         inputs.dataset, inputs.spec, inputs.as_of, config, progress=progress, snapshots=snapshots
     )
     note = _note(measured)
-    if not measured.years:
-        measured = _short_history(measured)
     if progress is not None:
         progress("write the table and the report")
     _write_atomic_table(measured, out)
@@ -167,12 +164,6 @@ def _note(measured: Effectiveness) -> str | None:
         "every entry is written with the reason and no effect. A lower --min-participants gives numbers "
         "with wider intervals."
     )
-
-
-def _short_history(measured: Effectiveness) -> Effectiveness:
-    """Every entry's reason says the history is too short (nobody could be measured at all)."""
-    reason = f"history too short: no enrolment year can be measured as of {measured.as_of}"
-    return dataclasses.replace(measured, entries=measured.entries.assign(reason=reason))
 
 
 def _write_atomic_table(measured: Effectiveness, out: Path) -> None:

@@ -33,6 +33,7 @@ import pandas as pd
 from rekomendasi.candidates import Candidates, build_matrices
 from rekomendasi.contract import Dataset
 from rekomendasi.contract.schemas import CatalogCompetencies, Employees, TrainingHistory
+from rekomendasi.effectiveness.estimate import without_bonus
 from rekomendasi.features import EvidenceSpec, Snapshot, build_snapshot
 from rekomendasi.features.schemas import CompetencyGaps
 from rekomendasi.ranking.pairs import pair_features
@@ -73,7 +74,7 @@ def outcome_examples(
             built here and added to it, for the effectiveness estimates to reuse.
     """
     snapshots = dict(snapshots or {})
-    no_bonus = spec.model_copy(update={"trainings": spec.trainings.model_copy(update={"gain": 0.0})})
+    no_bonus = without_bonus(spec)
     parts = []
     for year in years:
         for y in (year - 1, year):
